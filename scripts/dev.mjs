@@ -1,0 +1,52 @@
+// npm run dev: local migrations, demo tenants, dev tokens, then `wrangler dev` on :8787.
+// Needs no Cloudflare account, no API key and no internet.
+import { spawnSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { mintToken, readDevVars } from './lib.mjs';
+
+const wrangler = ['node_modules/wrangler/bin/wrangler.js'];
+const run = (args) => {
+  const r = spawnSync(process.execPath, [...wrangler, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(r.stdout);
+    process.exit(r.status ?? 1);
+  }
+};
+
+if (!existsSync('.dev.vars')) {
+  copyFileSync('.dev.vars.example', '.dev.vars');
+  console.log('created .dev.vars from .dev.vars.example');
+}
+console.log('applying local D1 migrations…');
+run(['d1', 'migrations', 'apply', 'DB', '--local']);
+run(['d1', 'execute', 'DB', '--local', '--file', 'scripts/seed.sql']);
+
+const { JWT_SECRET } = readDevVars();
+const tokens = {
+  acme: await mintToken({ secret: JWT_SECRET, tenant: 'acme', role: 'admin', sub: 'alice' }),
+  globex: await mintToken({ secret: JWT_SECRET, tenant: 'globex', role: 'admin', sub: 'hank' }),
+  platform: await mintToken({ secret: JWT_SECRET, role: 'owner', sub: 'operator', platformAdmin: true }),
+};
+spawnSync(process.execPath, ['scripts/build-graphiql.mjs', '--headers', JSON.stringify({ Authorization: `Bearer ${tokens.acme}` }, null, 2)], { stdio: 'inherit' });
+
+const port = process.env.PORT ?? '8787';
+console.log(`
+edgerag is starting on http://localhost:${port}
+
+  GraphiQL (Acme admin token pre-filled):  http://localhost:${port}/graphql
+  Per-tenant hosts also work:              http://acme.localhost:${port}/graphql
+
+  Dev tokens (30 days):
+    acme   (admin, alice):  ${tokens.acme}
+    globex (admin, hank):   ${tokens.globex}
+    platform admin:         ${tokens.platform}
+
+  More: npm run token -- --tenant acme --role member
+  curl -s http://localhost:${port}/graphql -H 'content-type: application/json' \\
+       -H "authorization: Bearer ${tokens.acme.slice(0, 16)}…" -d '{"query":"{ viewer { role tenant { slug } } }"}'
+`);
+const child = spawn(process.execPath, [...wrangler, 'dev', '--port', port, '--ip', '127.0.0.1', ...process.argv.slice(2)], { stdio: 'inherit' });
+const stop = () => child.kill('SIGINT');
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+child.on('exit', (code) => process.exit(code ?? 0));

@@ -1,0 +1,63 @@
+/**
+ * API keys (DESIGN §4): `erk_<prefix>_<secret>`. Only the prefix (lookup handle) and the
+ * SHA-256 of the secret are stored; the full key is shown once, at creation.
+ */
+import type { ApiKeyRow } from '../db/schema';
+import { AppError } from '../lib/errors';
+import { randomToken, sha256Hex, toBase64Url } from '../lib/ids';
+import type { ApiKeyScope, Principal } from './principal';
+
+const KEY_RE = /^erk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+
+export interface GeneratedKey {
+  prefix: string;
+  secret: string;
+  secretHash: string;
+  /** The whole credential, shown to the client once. */
+  token: string;
+}
+
+export async function generateApiKey(): Promise<GeneratedKey> {
+  const prefix = randomToken(12);
+  const secret = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+  return { prefix, secret, secretHash: await sha256Hex(secret), token: `erk_${prefix}_${secret}` };
+}
+
+export function parseApiKey(token: string): { prefix: string; secret: string } | null {
+  const m = KEY_RE.exec(token);
+  return m ? { prefix: m[1]!, secret: m[2]! } : null;
+}
+
+/** Constant-time comparison of two equal-length hex digests. */
+async function digestsEqual(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  if (x.byteLength !== y.byteLength) return false;
+  // workerd's non-standard constant-time compare (the DOM lib typing of SubtleCrypto lacks it).
+  return (crypto.subtle as unknown as { timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean }).timingSafeEqual(x, y);
+}
+
+/** Checks a presented secret against the stored row; throws UNAUTHENTICATED on any mismatch. */
+export async function verifyApiKey(row: ApiKeyRow | null, secret: string, now = new Date()): Promise<Principal> {
+  // Hash even when the row is missing so a bad prefix costs the same as a bad secret.
+  const presented = await sha256Hex(secret);
+  const ok = row ? await digestsEqual(presented, row.secretHash) : false;
+  if (!row || !ok) throw new AppError('UNAUTHENTICATED', 'API key is invalid');
+  if (row.revokedAt) throw new AppError('UNAUTHENTICATED', 'API key has been revoked');
+  if (row.expiresAt && Date.parse(row.expiresAt) <= now.getTime()) {
+    throw new AppError('UNAUTHENTICATED', 'API key has expired');
+  }
+  const scopes = JSON.parse(row.scopes) as ApiKeyScope[];
+  return {
+    kind: 'apiKey',
+    tenantRef: row.tenantId,
+    userId: null,
+    apiKeyId: row.id,
+    // Keys act as members; the admin scope lifts them to admin (key and settings management).
+    role: scopes.includes('admin') ? 'admin' : 'member',
+    scopes,
+    platformAdmin: false,
+    rateLimitPerMinute: row.rateLimitPerMinute,
+  };
+}

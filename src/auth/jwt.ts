@@ -1,0 +1,87 @@
+/**
+ * JWT verification with jose (DESIGN §4, §9): HS256 with JWT_SECRET or RS256/ES256 via
+ * JWKS_URL, algorithms pinned per key type (so an HS256 token can never be checked
+ * against a public key, and `alg: none` is never accepted); `exp` required (jose
+ * accepts tokens without it otherwise), `nbf` honoured, 30 s clock tolerance.
+ */
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../env';
+import { AppError } from '../lib/errors';
+import { ROLES, type Principal, type Role } from './principal';
+
+const CLOCK_TOLERANCE_S = 30;
+// One remote key set per URL for the isolate's life: jose caches keys and rate-limits refetches.
+const jwksCache = new Map<string, JWTVerifyGetKey>();
+
+function jwksFor(url: string): JWTVerifyGetKey {
+  let set = jwksCache.get(url);
+  if (!set) {
+    set = createRemoteJWKSet(new URL(url));
+    jwksCache.set(url, set);
+  }
+  return set;
+}
+
+const unauthenticated = (why: string) => new AppError('UNAUTHENTICATED', why);
+
+/** Verifies a compact JWT and maps its claims to a Principal. Throws UNAUTHENTICATED. */
+export async function verifyJwt(token: string, config: Config): Promise<Principal> {
+  const header = decodeHeader(token);
+  const common = {
+    requiredClaims: ['exp'],
+    clockTolerance: CLOCK_TOLERANCE_S,
+    ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
+    ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
+  };
+  let payload: JWTPayload;
+  try {
+    if (header.alg === 'HS256' && config.jwt.secret) {
+      ({ payload } = await jwtVerify(token, config.jwt.secret, { ...common, algorithms: ['HS256'] }));
+    } else if ((header.alg === 'RS256' || header.alg === 'ES256') && config.jwt.jwksUrl) {
+      ({ payload } = await jwtVerify(token, jwksFor(config.jwt.jwksUrl), {
+        ...common,
+        algorithms: ['RS256', 'ES256'],
+      }));
+    } else {
+      throw unauthenticated(`Token algorithm ${String(header.alg)} is not accepted`);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (err instanceof errors.JWTExpired) throw unauthenticated('Token has expired');
+    if (err instanceof errors.JWTClaimValidationFailed) throw unauthenticated(`Token claim invalid: ${err.claim}`);
+    if (err instanceof errors.JOSEError) throw unauthenticated('Token is invalid');
+    // Network failure fetching the JWKS: an upstream problem, not the caller's.
+    throw new AppError('UPSTREAM_UNAVAILABLE', 'Could not fetch signing keys');
+  }
+  return principalFromClaims(payload, config.jwt.tenantClaim);
+}
+
+function decodeHeader(token: string): { alg?: unknown } {
+  const part = token.split('.')[0];
+  if (!part || token.split('.').length !== 3) throw unauthenticated('Token is malformed');
+  try {
+    return JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    throw unauthenticated('Token is malformed');
+  }
+}
+
+function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
+  if (typeof p.sub !== 'string' || !p.sub) throw unauthenticated('Token has no sub');
+  const platformAdmin = p.platform_admin === true;
+  const tenantRef = typeof p[tenantClaim] === 'string' && p[tenantClaim] ? (p[tenantClaim] as string) : null;
+  if (!tenantRef && !platformAdmin) throw unauthenticated(`Token has no ${tenantClaim} claim`);
+  const roleRaw = typeof p.role === 'string' ? p.role.toLowerCase() : 'viewer';
+  if (!ROLES.includes(roleRaw as Role)) throw unauthenticated('Token role is not one of owner, admin, member, viewer');
+  const scopes = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : [];
+  return {
+    kind: 'user',
+    tenantRef,
+    userId: p.sub,
+    apiKeyId: null,
+    role: roleRaw as Role,
+    scopes,
+    platformAdmin,
+    rateLimitPerMinute: null,
+  };
+}

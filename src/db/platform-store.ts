@@ -1,0 +1,123 @@
+/**
+ * Deployment-level data that is not owned by one tenant: the tenants table itself,
+ * custom domains and the API-key prefix index used before a tenant is known.
+ * Only the request pipeline (tenant resolution, auth) and platform-admin resolvers use
+ * it; everything inside a tenant goes through TenantScope.
+ */
+import { and, asc, eq, gt, or } from 'drizzle-orm';
+import type { Plan } from '../env';
+import { AppError } from '../lib/errors';
+import { newId, nowIso } from '../lib/ids';
+import { decodeCursor, type Page } from '../lib/pagination';
+import type { Database } from './client';
+import { apiKeys, auditLog, tenantDomains, tenants, type ApiKeyRow, type TenantRow } from './schema';
+
+export type TenantStatus = TenantRow['status'];
+export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Labels that must never become tenant subdomains. */
+const RESERVED_SLUGS = new Set(['www', 'api', 'admin', 'app', 'graphql', 'localhost', 'static', 'assets']);
+
+export interface CreateTenantData {
+  slug: string;
+  name: string;
+  plan: Plan;
+  region?: string | null;
+  status?: TenantStatus;
+}
+export interface UpdateTenantData {
+  name?: string | null;
+  plan?: Plan | null;
+  status?: TenantStatus | null;
+  limits?: Record<string, number | null> | null;
+}
+
+export class PlatformStore {
+  constructor(private readonly db: Database) {}
+
+  async tenantById(id: string): Promise<TenantRow | null> {
+    return (await this.db.select().from(tenants).where(eq(tenants.id, id)).get()) ?? null;
+  }
+
+  /** A credential may name its tenant by id or slug. */
+  async tenantByRef(ref: string): Promise<TenantRow | null> {
+    return (
+      (await this.db.select().from(tenants).where(or(eq(tenants.id, ref), eq(tenants.slug, ref.toLowerCase()))).get()) ??
+      null
+    );
+  }
+
+  async tenantByDomain(domain: string): Promise<TenantRow | null> {
+    const row = await this.db
+      .select({ tenant: tenants })
+      .from(tenantDomains)
+      .innerJoin(tenants, eq(tenants.id, tenantDomains.tenantId))
+      .where(eq(tenantDomains.domain, domain.toLowerCase()))
+      .get();
+    return row?.tenant ?? null;
+  }
+
+  async apiKeyByPrefix(prefix: string): Promise<ApiKeyRow | null> {
+    return (await this.db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)).get()) ?? null;
+  }
+
+  async touchApiKey(id: string): Promise<void> {
+    await this.db.update(apiKeys).set({ lastUsedAt: nowIso() }).where(eq(apiKeys.id, id)).run();
+  }
+
+  async listTenants(first: number, after: string | null): Promise<Page<TenantRow>> {
+    const k = decodeCursor(after);
+    const rows = await this.db
+      .select()
+      .from(tenants)
+      .where(k ? or(gt(tenants.createdAt, k.createdAt), and(eq(tenants.createdAt, k.createdAt), gt(tenants.id, k.id))) : undefined)
+      .orderBy(asc(tenants.createdAt), asc(tenants.id))
+      .limit(first + 1)
+      .all();
+    return { items: rows.slice(0, first), hasNextPage: rows.length > first };
+  }
+
+  async createTenant(data: CreateTenantData, actor: string, requestId: string): Promise<TenantRow> {
+    const slug = data.slug.toLowerCase();
+    if (!SLUG_RE.test(slug) || RESERVED_SLUGS.has(slug)) {
+      throw new AppError('BAD_USER_INPUT', 'slug must be a DNS label (a-z, 0-9, -) and not reserved', { field: 'slug' });
+    }
+    if (!data.name.trim()) throw new AppError('BAD_USER_INPUT', 'name must not be empty', { field: 'name' });
+    if (await this.tenantByRef(slug)) throw new AppError('BAD_USER_INPUT', 'slug is already taken', { field: 'slug' });
+    const id = newId();
+    const ts = nowIso();
+    const row: TenantRow = {
+      id, slug, name: data.name.trim(), plan: data.plan, status: data.status ?? 'active',
+      region: data.region ?? null, tier: 'shared', settings: '{}', limits: '{}',
+      createdAt: ts, updatedAt: ts, trialEndsAt: null,
+    };
+    await this.db.batch([
+      this.db.insert(tenants).values(row),
+      this.db.insert(auditLog).values({
+        id: newId(), tenantId: id, actor, action: 'tenant.create', targetType: 'tenant', targetId: id,
+        details: JSON.stringify({ slug, plan: data.plan }), requestId,
+      }),
+    ]);
+    return row;
+  }
+
+  async updateTenant(id: string, data: UpdateTenantData, actor: string, requestId: string): Promise<TenantRow> {
+    const current = await this.tenantById(id);
+    if (!current) throw new AppError('NOT_FOUND', 'Tenant not found');
+    const patch: Partial<TenantRow> = { updatedAt: nowIso() };
+    if (data.name != null) {
+      if (!data.name.trim()) throw new AppError('BAD_USER_INPUT', 'name must not be empty', { field: 'name' });
+      patch.name = data.name.trim();
+    }
+    if (data.plan != null) patch.plan = data.plan;
+    if (data.status != null) patch.status = data.status;
+    if (data.limits != null) patch.limits = JSON.stringify({ ...JSON.parse(current.limits), ...data.limits });
+    await this.db.batch([
+      this.db.update(tenants).set(patch).where(eq(tenants.id, id)),
+      this.db.insert(auditLog).values({
+        id: newId(), tenantId: id, actor, action: 'tenant.update', targetType: 'tenant', targetId: id,
+        details: JSON.stringify(data), requestId,
+      }),
+    ]);
+    return { ...current, ...patch };
+  }
+}

@@ -1,0 +1,44 @@
+import { eq } from 'drizzle-orm';
+import { AppError } from '../../lib/errors';
+import { nowIso } from '../../lib/ids';
+import { tenants, type TenantRow } from '../schema';
+import type { TenantScope } from '../tenant-scope';
+
+/** What a tenant's admins may change about their own tenant (DESIGN §3 settings). */
+export interface TenantSettings {
+  systemPrompt?: string | null;
+  allowedOrigins?: string[];
+  chatModel?: string | null;
+  temperature?: number | null;
+  retrievalTopK?: number | null;
+  retrievalMode?: 'VECTOR' | 'KEYWORD' | 'HYBRID' | null;
+}
+
+export function parseSettings(row: TenantRow): TenantSettings {
+  try {
+    return JSON.parse(row.settings) as TenantSettings;
+  } catch {
+    return {};
+  }
+}
+
+export class TenantRepo {
+  constructor(private readonly scope: TenantScope) {}
+
+  get(): TenantSettings {
+    return parseSettings(this.scope.tenant);
+  }
+
+  async update(patch: TenantSettings): Promise<TenantRow> {
+    const { db, tenantId, tenant } = this.scope;
+    const merged: TenantSettings = { ...parseSettings(tenant) };
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    const json = JSON.stringify(merged);
+    if (json.length > 32_768) throw new AppError('BAD_USER_INPUT', 'settings are larger than 32 KiB');
+    const updatedAt = nowIso();
+    await this.scope.writeAudited([db.update(tenants).set({ settings: json, updatedAt }).where(eq(tenants.id, tenantId))], {
+      action: 'tenant.settings.update', targetType: 'tenant', targetId: tenantId, details: { keys: Object.keys(patch) },
+    });
+    return { ...tenant, settings: json, updatedAt };
+  }
+}

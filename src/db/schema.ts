@@ -1,0 +1,197 @@
+/**
+ * Drizzle schema (sqlite-core) for D1 / libSQL. The SQL that creates these tables
+ * lives in migrations/ and is applied by `wrangler d1 migrations apply`; keep both in
+ * step (test/db/schema.test.ts checks every table and column here exists).
+ *
+ * Every tenant-owned table has `tenant_id NOT NULL` and an index that starts with it,
+ * so every TenantScope query is an index range scan inside one tenant.
+ */
+import { sql } from 'drizzle-orm';
+import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
+
+export const tenants = sqliteTable('tenants', {
+  id: text('id').primaryKey(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  plan: text('plan', { enum: ['free', 'starter', 'pro', 'enterprise'] }).notNull().default('free'),
+  status: text('status', { enum: ['trial', 'active', 'suspended', 'cancelled'] }).notNull().default('active'),
+  region: text('region'),
+  tier: text('tier', { enum: ['shared', 'dedicated'] }).notNull().default('shared'),
+  /** JSON: TenantSettings (system prompt, CORS origins, model, retrieval defaults). */
+  settings: text('settings').notNull().default('{}'),
+  /** JSON: per-tenant overrides of plan limits (platform admins only). */
+  limits: text('limits').notNull().default('{}'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+  trialEndsAt: text('trial_ends_at'),
+});
+
+/** Custom domains that name a tenant (besides `<slug>.<BASE_DOMAIN>`). */
+export const tenantDomains = sqliteTable('tenant_domains', {
+  domain: text('domain').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+/** Users are global identities (JWT `sub`); what they may do is per tenant (memberships). */
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email'),
+  name: text('name'),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+export const memberships = sqliteTable(
+  'memberships',
+  {
+    tenantId: text('tenant_id').notNull(),
+    userId: text('user_id').notNull(),
+    role: text('role', { enum: ['owner', 'admin', 'member', 'viewer'] }).notNull(),
+    createdAt: text('created_at').notNull().default(now),
+    lastSeenAt: text('last_seen_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId] })],
+);
+
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  name: text('name').notNull(),
+  /** Public, unique lookup handle: `erk_<prefix>_<secret>`. */
+  prefix: text('prefix').notNull().unique(),
+  /** SHA-256 (hex) of the secret part; the secret itself is never stored. */
+  secretHash: text('secret_hash').notNull(),
+  /** JSON array of scopes: search | chat | ingest | admin. */
+  scopes: text('scopes').notNull(),
+  rateLimitPerMinute: integer('rate_limit_per_minute'),
+  expiresAt: text('expires_at'),
+  lastUsedAt: text('last_used_at'),
+  revokedAt: text('revoked_at'),
+  createdBy: text('created_by'),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+export const collections = sqliteTable('collections', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  name: text('name').notNull(),
+  description: text('description'),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+export const documents = sqliteTable('documents', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  collectionId: text('collection_id'),
+  name: text('name').notNull(),
+  /** text | file | url */
+  sourceType: text('source_type').notNull(),
+  mimeType: text('mime_type').notNull().default('text/plain'),
+  sourceUrl: text('source_url'),
+  contentHash: text('content_hash').notNull(),
+  status: text('status', { enum: ['pending', 'processing', 'completed', 'failed'] }).notNull().default('pending'),
+  error: text('error'),
+  chunkCount: integer('chunk_count').notNull().default(0),
+  sizeBytes: integer('size_bytes').notNull().default(0),
+  /** JSON array of strings. */
+  tags: text('tags').notNull().default('[]'),
+  /** JSON object supplied by the client. */
+  metadata: text('metadata').notNull().default('{}'),
+  /** R2 key of the original upload: `<tenant_id>/<document_id>/<version>`. */
+  objectKey: text('object_key'),
+  /** Bumped on every replacement so late queue messages for an old version are ignored. */
+  version: integer('version').notNull().default(1),
+  attempts: integer('attempts').notNull().default(0),
+  createdBy: text('created_by'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+});
+
+export const chunks = sqliteTable('chunks', {
+  /** Integer rowid: also the FTS5 content rowid and the basis of the vector id. */
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  id: text('id').notNull().unique(),
+  tenantId: text('tenant_id').notNull(),
+  documentId: text('document_id').notNull(),
+  /** Document version the chunk belongs to; only the document's current version is visible. */
+  version: integer('version').notNull().default(1),
+  chunkIndex: integer('chunk_index').notNull(),
+  text: text('text').notNull(),
+  page: integer('page'),
+  heading: text('heading'),
+  tokenCount: integer('token_count').notNull().default(0),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+export const conversations = sqliteTable('conversations', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  /** Owner: `user:<sub>` or `key:<api key id>`. */
+  ownerId: text('owner_id').notNull(),
+  title: text('title'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+});
+
+export const messages = sqliteTable('messages', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  conversationId: text('conversation_id').notNull(),
+  /** user | assistant */
+  role: text('role').notNull(),
+  content: text('content').notNull(),
+  /** JSON array of stored sources (chunk id, document id, score, text, page). */
+  sources: text('sources').notNull().default('[]'),
+  model: text('model'),
+  promptTokens: integer('prompt_tokens').notNull().default(0),
+  completionTokens: integer('completion_tokens').notNull().default(0),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+/** Monthly aggregates written by the TenantGuard alarm (absolute values: a retried flush is idempotent). */
+export const usage = sqliteTable(
+  'usage',
+  {
+    tenantId: text('tenant_id').notNull(),
+    /** Calendar month, UTC: YYYY-MM. */
+    period: text('period').notNull(),
+    requests: integer('requests').notNull().default(0),
+    asks: integer('asks').notNull().default(0),
+    embeddingTokens: integer('embedding_tokens').notNull().default(0),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    documents: integer('documents').notNull().default(0),
+    storedBytes: integer('stored_bytes').notNull().default(0),
+    rateLimited: integer('rate_limited').notNull().default(0),
+    updatedAt: text('updated_at').notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.period] })],
+);
+
+export const auditLog = sqliteTable('audit_log', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  /** `user:<sub>`, `key:<id>` or `platform:<sub>`. */
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  targetType: text('target_type'),
+  targetId: text('target_id'),
+  /** JSON details (never secrets). */
+  details: text('details').notNull().default('{}'),
+  requestId: text('request_id'),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type CollectionRow = typeof collections.$inferSelect;
+export type DocumentRow = typeof documents.$inferSelect;
+export type ChunkRow = typeof chunks.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;
+export type UsageRow = typeof usage.$inferSelect;
+export type AuditRow = typeof auditLog.$inferSelect;
+export type MembershipRow = typeof memberships.$inferSelect;
+

@@ -1,0 +1,78 @@
+/**
+ * TenantScope: the only door to tenant data (DESIGN §3). It is built by the request
+ * pipeline from the verified credential's tenant and handed to resolvers and services.
+ * Every repository it exposes adds `tenant_id = ?` to every statement; the vector
+ * namespace is the tenant id. Nothing else in src/ may query tenant-owned tables.
+ */
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { Principal } from '../auth/principal';
+import { actorId } from '../auth/principal';
+import { newId } from '../lib/ids';
+import type { Database } from './client';
+import { ApiKeysRepo } from './repositories/api-keys';
+import { CollectionsRepo } from './repositories/collections';
+import { DocumentsRepo } from './repositories/documents';
+import { MembersRepo } from './repositories/members';
+import { AuditRepo } from './repositories/audit';
+import { TenantRepo } from './repositories/tenant';
+import { auditLog, type TenantRow } from './schema';
+
+export interface AuditEntry {
+  action: string;
+  targetType?: string;
+  targetId?: string;
+  details?: Record<string, unknown>;
+}
+
+export class TenantScope {
+  readonly tenantId: string;
+  readonly collections: CollectionsRepo;
+  readonly documents: DocumentsRepo;
+  readonly apiKeys: ApiKeysRepo;
+  readonly members: MembersRepo;
+  readonly audit: AuditRepo;
+  readonly settings: TenantRepo;
+
+  constructor(
+    readonly db: Database,
+    readonly tenant: TenantRow,
+    readonly principal: Principal,
+    readonly requestId: string,
+  ) {
+    this.tenantId = tenant.id;
+    this.collections = new CollectionsRepo(this);
+    this.documents = new DocumentsRepo(this);
+    this.apiKeys = new ApiKeysRepo(this);
+    this.members = new MembersRepo(this);
+    this.audit = new AuditRepo(this);
+    this.settings = new TenantRepo(this);
+  }
+
+  /** Vector namespace for this tenant in the shared index (DESIGN §3). */
+  get vectorNamespace(): string {
+    return this.tenantId;
+  }
+
+  get actor(): string {
+    return actorId(this.principal);
+  }
+
+  /** An audit_log insert to put in the same batch() as the change it records (DESIGN §9). */
+  auditStatement(entry: AuditEntry): BatchItem<'sqlite'> {
+    return this.db.insert(auditLog).values({
+      id: newId(),
+      tenantId: this.tenantId,
+      actor: this.actor,
+      action: entry.action,
+      targetType: entry.targetType ?? null,
+      targetId: entry.targetId ?? null,
+      details: JSON.stringify(entry.details ?? {}),
+      requestId: this.requestId,
+    });
+  }
+
+  /** Runs the statements and the audit row as one D1 transaction. */
+  async writeAudited(statements: BatchItem<'sqlite'>[], entry: AuditEntry): Promise<void> {
+    await this.db.batch([this.auditStatement(entry), ...statements]);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Worker entry: routing, and the Durable Object classes wrangler must find here.
+ *   GET  /healthz   D1 reachable, bindings present
+ *   GET  /graphql   GraphiQL (development) or a GET query
+ *   POST /graphql   GraphQL over HTTP (+ multipart uploads, SSE subscriptions)
+ */
+import { loadConfig, type AppEnv } from './env';
+import { graphiql, wantsGraphiQL } from './http/graphiql';
+import { health } from './http/health';
+import { handleGraphQL } from './http/pipeline';
+
+export { TenantGuard } from './objects/tenant-guard';
+export { LocalVectorIndex } from './objects/local-vector-index';
+
+export default {
+  async fetch(request, env, ctx): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === '/healthz') return health(env);
+    if (url.pathname === '/graphql') {
+      if (wantsGraphiQL(request)) {
+        return loadConfig(env).graphiql ? graphiql(env, request) : new Response('Not found', { status: 404 });
+      }
+      return handleGraphQL(request, env, ctx);
+    }
+    if (url.pathname === '/') return Response.redirect(new URL('/graphql', url).toString(), 302);
+    return new Response('Not found', { status: 404 });
+  },
+} satisfies ExportedHandler<AppEnv>;

@@ -1,0 +1,113 @@
+/** Platform administration (platform_admin only) and the tenant's audit log. */
+import type { AuditRow } from '../db/schema';
+import { AppError } from '../lib/errors';
+import { pageSize } from '../lib/pagination';
+import { allow, requirePlatformAdmin } from './access';
+import { builder } from './builder';
+import { connectionType, toConnection } from './connection';
+import { lower, PlanEnum, TenantStatusEnum } from './enums';
+import { Tenant } from './tenant';
+
+const AuditEvent = builder.objectRef<AuditRow>('AuditEvent').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    actor: t.exposeString('actor'),
+    action: t.exposeString('action'),
+    targetType: t.exposeString('targetType', { nullable: true }),
+    targetId: t.exposeString('targetId', { nullable: true }),
+    details: t.field({ type: 'JSON', resolve: (e) => JSON.parse(e.details) as unknown }),
+    requestId: t.exposeString('requestId', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+  }),
+});
+const AuditEventConnection = connectionType('AuditEvent', AuditEvent);
+const TenantConnection = connectionType('Tenant', Tenant);
+
+const CreateTenantInput = builder.inputType('CreateTenantInput', {
+  fields: (t) => ({
+    slug: t.string({ required: true }),
+    name: t.string({ required: true }),
+    plan: t.field({ type: PlanEnum, required: false, defaultValue: 'FREE' }),
+    region: t.string({ required: false }),
+  }),
+});
+
+const TenantLimitsInput = builder.inputType('TenantLimitsInput', {
+  description: 'Per-tenant overrides of the plan limits (null clears nothing; omit a field to keep it).',
+  fields: (t) => ({
+    requestsPerMinute: t.int({ required: false }),
+    userRequestsPerMinute: t.int({ required: false }),
+    monthlyRequests: t.int({ required: false }),
+    monthlyAsks: t.int({ required: false }),
+    monthlyEmbeddingTokens: t.int({ required: false }),
+    monthlyCompletionTokens: t.int({ required: false }),
+    documents: t.int({ required: false }),
+    storedBytes: t.float({ required: false }),
+    collections: t.int({ required: false }),
+  }),
+});
+
+const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    plan: t.field({ type: PlanEnum, required: false }),
+    status: t.field({ type: TenantStatusEnum, required: false }),
+    limits: t.field({ type: TenantLimitsInput, required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  auditLog: t.field({
+    type: AuditEventConnection,
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_r, args, ctx) =>
+      toConnection(await allow(ctx, 'admin', 'admin').audit.list(pageSize(args.first), args.after), args.after),
+  }),
+  tenants: t.field({
+    type: TenantConnection,
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_r, args, ctx) =>
+      toConnection(await requirePlatformAdmin(ctx).platform.listTenants(pageSize(args.first), args.after ?? null), args.after),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createTenant: t.field({
+    type: Tenant,
+    args: { input: t.arg({ type: CreateTenantInput, required: true }) },
+    resolve: (_r, { input }, ctx) => {
+      const app = requirePlatformAdmin(ctx);
+      return app.platform.createTenant(
+        { slug: input.slug, name: input.name, plan: lower(input.plan ?? 'FREE'), region: input.region ?? null },
+        `platform:${app.principal.userId}`,
+        app.requestId,
+      );
+    },
+  }),
+  updateTenant: t.field({
+    type: Tenant,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateTenantInput, required: true }) },
+    resolve: (_r, { id, input }, ctx) => {
+      const app = requirePlatformAdmin(ctx);
+      const limits = input.limits
+        ? Object.fromEntries(Object.entries(input.limits).filter(([, v]) => v !== undefined)) as Record<string, number | null>
+        : null;
+      for (const [k, v] of Object.entries(limits ?? {})) {
+        if (v !== null && (typeof v !== 'number' || v < 0)) {
+          throw new AppError('BAD_USER_INPUT', `limits.${k} must be >= 0`, { field: `limits.${k}` });
+        }
+      }
+      return app.platform.updateTenant(
+        String(id),
+        {
+          name: input.name ?? null,
+          plan: input.plan ? lower(input.plan) : null,
+          status: input.status ? lower(input.status) : null,
+          limits,
+        },
+        `platform:${app.principal.userId}`,
+        app.requestId,
+      );
+    },
+  }),
+}));

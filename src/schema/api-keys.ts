@@ -1,0 +1,62 @@
+import type { ApiKeyScope } from '../auth/principal';
+import type { ApiKeyRow } from '../db/schema';
+import { allow } from './access';
+import { builder } from './builder';
+import { ApiKeyScopeEnum, lower, upper } from './enums';
+
+export const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    prefix: t.exposeString('prefix', { description: 'Public part of the key: erk_<prefix>_…' }),
+    scopes: t.field({ type: [ApiKeyScopeEnum], resolve: (k) => (JSON.parse(k.scopes) as ApiKeyScope[]).map(upper) }),
+    rateLimitPerMinute: t.exposeInt('rateLimitPerMinute', { nullable: true }),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.expiresAt }),
+    lastUsedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.lastUsedAt }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
+    revoked: t.boolean({ resolve: (k) => !!k.revokedAt }),
+    createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
+  }),
+});
+
+const CreatedApiKey = builder.objectRef<{ apiKey: ApiKeyRow; secret: string }>('CreatedApiKey').implement({
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKey, resolve: (c) => c.apiKey }),
+    secret: t.exposeString('secret', { description: 'The whole key. Shown once: it is not stored and cannot be read again.' }),
+  }),
+});
+
+const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    scopes: t.field({ type: [ApiKeyScopeEnum], required: true }),
+    expiresAt: t.field({ type: 'DateTime', required: false }),
+    rateLimitPerMinute: t.int({ required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  apiKeys: t.field({ type: [ApiKey], resolve: (_r, _a, ctx) => allow(ctx, 'admin', 'admin').apiKeys.list() }),
+}));
+
+builder.mutationFields((t) => ({
+  createApiKey: t.field({
+    type: CreatedApiKey,
+    args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const scope = allow(ctx, 'admin', 'admin');
+      const { row, token } = await scope.apiKeys.create({
+        name: input.name,
+        scopes: input.scopes.map(lower),
+        expiresAt: input.expiresAt ?? null,
+        rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+      });
+      return { apiKey: row, secret: token };
+    },
+  }),
+  revokeApiKey: t.field({
+    type: ApiKey,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, { id }, ctx) => allow(ctx, 'admin', 'admin').apiKeys.revoke(String(id)),
+  }),
+}));

@@ -1,0 +1,95 @@
+/** Collections and documents (read side + collection creation). Ingestion adds its mutations in src/schema/ingest.ts. */
+import type { CollectionRow, DocumentRow } from '../db/schema';
+import { pageSize } from '../lib/pagination';
+import { allow } from './access';
+import { builder } from './builder';
+import { connectionType, toConnection } from './connection';
+import { DocumentStatusEnum, lower, upper } from './enums';
+
+export const Collection = builder.objectRef<CollectionRow>('Collection').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
+  }),
+});
+
+export const Document = builder.objectRef<DocumentRow>('Document').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    status: t.field({ type: DocumentStatusEnum, resolve: (d) => upper(d.status) }),
+    error: t.exposeString('error', { nullable: true }),
+    chunkCount: t.exposeInt('chunkCount'),
+    contentHash: t.exposeString('contentHash'),
+    mimeType: t.exposeString('mimeType'),
+    sourceType: t.exposeString('sourceType'),
+    sourceUrl: t.exposeString('sourceUrl', { nullable: true }),
+    sizeBytes: t.exposeInt('sizeBytes'),
+    tags: t.stringList({ resolve: (d) => JSON.parse(d.tags) as string[] }),
+    metadata: t.field({ type: 'JSON', resolve: (d) => JSON.parse(d.metadata) as unknown }),
+    collection: t.field({
+      type: Collection,
+      nullable: true,
+      resolve: (d, _a, ctx) => (d.collectionId ? allow(ctx, 'viewer').collections.get(d.collectionId) : null),
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (d) => d.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (d) => d.updatedAt }),
+  }),
+});
+
+const CollectionConnection = connectionType('Collection', Collection);
+const DocumentConnection = connectionType('Document', Document);
+
+const DocumentFilter = builder.inputType('DocumentFilter', {
+  fields: (t) => ({
+    collectionId: t.id({ required: false }),
+    status: t.field({ type: DocumentStatusEnum, required: false }),
+    tag: t.string({ required: false }),
+  }),
+});
+
+const CreateCollectionInput = builder.inputType('CreateCollectionInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string({ required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  collections: t.field({
+    type: CollectionConnection,
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_r, args, ctx) =>
+      toConnection(await allow(ctx, 'viewer').collections.list(pageSize(args.first), args.after), args.after),
+  }),
+  documents: t.field({
+    type: DocumentConnection,
+    args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: DocumentFilter }) },
+    resolve: async (_r, args, ctx) => {
+      const scope = allow(ctx, 'viewer');
+      const page = await scope.documents.list(pageSize(args.first), args.after, {
+        collectionId: args.filter?.collectionId ? String(args.filter.collectionId) : null,
+        status: args.filter?.status ? lower(args.filter.status) : null,
+        tag: args.filter?.tag ?? null,
+      });
+      return toConnection(page, args.after);
+    },
+  }),
+  document: t.field({
+    type: Document,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, { id }, ctx) => allow(ctx, 'viewer').documents.get(String(id)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createCollection: t.field({
+    type: Collection,
+    args: { input: t.arg({ type: CreateCollectionInput, required: true }) },
+    resolve: (_r, { input }, ctx) =>
+      allow(ctx, 'member', 'ingest').collections.create(input, ctx.app.limits?.collections ?? null),
+  }),
+}));

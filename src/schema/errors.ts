@@ -1,0 +1,62 @@
+/**
+ * Error mask for Yoga (DESIGN §7): AppErrors become GraphQLErrors with their code and
+ * HTTP status; GraphQL's own parse/validation errors are BAD_USER_INPUT; anything else
+ * is unexpected and masked — the client sees a request id, the log sees the detail.
+ */
+import { GraphQLError } from 'graphql';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../lib/errors';
+
+export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code, http: { status: ERROR_STATUS[code] } } });
+}
+
+function findAppError(err: unknown): AppError | null {
+  let cur: unknown = err;
+  for (let i = 0; i < 5 && cur; i++) {
+    if (cur instanceof AppError) return cur;
+    cur = (cur as { originalError?: unknown }).originalError;
+  }
+  return null;
+}
+
+export function maskError(requestId: string, onUnexpected: (err: unknown) => void) {
+  return (error: unknown): Error => {
+    const app = findAppError(error);
+    const gql = error instanceof GraphQLError ? error : null;
+    if (app) {
+      return new GraphQLError(app.message, {
+        nodes: gql?.nodes,
+        path: gql?.path,
+        extensions: { ...app.extensions, code: app.code, requestId, http: { status: app.status } },
+      });
+    }
+    if (gql && !gql.originalError) {
+      // Produced by GraphQL itself (syntax, validation, variable coercion) or by a plugin
+      // that already chose a code (graphql-armor, Yoga's own HTTP errors).
+      const given = gql.extensions?.code as string | undefined;
+      const code: ErrorCode = given && given in ERROR_STATUS ? (given as ErrorCode) : 'BAD_USER_INPUT';
+      const http = (gql.extensions?.http as { status?: number } | undefined) ?? {};
+      return new GraphQLError(gql.message, {
+        nodes: gql.nodes,
+        source: gql.source,
+        positions: gql.positions,
+        path: gql.path,
+        extensions: { ...gql.extensions, code, http: { ...http, status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] } },
+      });
+    }
+    if (gql?.originalError instanceof GraphQLError && !(gql.originalError instanceof AppError)) {
+      // A scalar's parseValue threw a coded GraphQLError.
+      const inner = gql.originalError;
+      const code = (inner.extensions?.code as ErrorCode | undefined) ?? 'BAD_USER_INPUT';
+      if (code in ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') {
+        return new GraphQLError(gql.message, { nodes: gql.nodes, path: gql.path, extensions: { code, requestId, http: { status: ERROR_STATUS[code] } } });
+      }
+    }
+    onUnexpected(error);
+    return new GraphQLError('Unexpected error.', {
+      nodes: gql?.nodes,
+      path: gql?.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId, http: { status: 500 } },
+    });
+  };
+}

@@ -1,0 +1,10 @@
+/** Imports every type module (for its side effects on the builder) and prints the schema once. */
+import { builder } from './builder';
+import './scalars';
+import './enums';
+import './api-keys';
+import './tenant';
+import './documents';
+import './admin';
+
+export const schema = builder.toSchema({ sortSchema: false });

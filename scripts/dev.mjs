@@ -1,7 +1,7 @@
 // npm run dev: local migrations, demo tenants, dev tokens, then `wrangler dev` on :8787.
 // Needs no Cloudflare account, no API key and no internet.
 import { spawnSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { mintToken, readDevVars } from './lib.mjs';
 
 const wrangler = ['node_modules/wrangler/bin/wrangler.js'];
@@ -13,6 +13,7 @@ const run = (args) => {
   }
 };
 
+mkdirSync('.generated/assets', { recursive: true });
 if (!existsSync('.dev.vars')) {
   copyFileSync('.dev.vars.example', '.dev.vars');
   console.log('created .dev.vars from .dev.vars.example');

@@ -6,5 +6,6 @@ import './api-keys';
 import './tenant';
 import './documents';
 import './admin';
+import './search-types';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -5,8 +5,9 @@
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createYoga, type Plugin, useExecutionCancellation } from 'graphql-yoga';
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { GraphQLContext } from './context';
+import { AppError, ERROR_STATUS, type ErrorCode } from './lib/errors';
 import { errorDetail } from './lib/log';
 import { requestStore } from './lib/request-store';
 import { schema } from './schema';
@@ -26,17 +27,62 @@ function introspectionRule(enabled: boolean): Plugin {
   };
 }
 
-/** Copies the TenantGuard's figures into `extensions.rateLimit` of every result. */
-const rateLimitExtensionPlugin: Plugin<GraphQLContext> = {
-  onExecute({ args }) {
-    return {
-      onExecuteDone({ result, setResult }) {
-        const r = (args.contextValue as GraphQLContext).app?.rateLimit;
-        if (!r || !result || Symbol.asyncIterator in (result as object)) return;
-        const res = result as { extensions?: Record<string, unknown> };
-        setResult({ ...res, extensions: { ...res.extensions, rateLimit: rateLimitExtension(r) } } as never);
-      },
-    };
+/**
+ * Copies the TenantGuard's figures into `extensions.rateLimit` of every result (executed,
+ * refused in validation, or failed), and gives a RATE_LIMITED / QUOTA_EXCEEDED error raised
+ * during execution (a resolver's quota check) its Retry-After header.
+ */
+const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
+  onResultProcess({ result, setResult, serverContext }) {
+    if (!result || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
+    const r = (serverContext as Partial<GraphQLContext> | undefined)?.app?.rateLimit;
+    const res = result as { errors?: readonly GraphQLError[]; extensions?: Record<string, unknown> };
+    let retryAfter = 0;
+    for (const e of res.errors ?? []) {
+      const code = e.extensions?.code;
+      const after = e.extensions?.retryAfter;
+      if ((code === 'RATE_LIMITED' || code === 'QUOTA_EXCEEDED') && typeof after === 'number') retryAfter = Math.max(retryAfter, after);
+    }
+    if (!r && !retryAfter) return;
+    const extensions: Record<string, unknown> = { ...res.extensions };
+    if (r) extensions.rateLimit = rateLimitExtension(r);
+    if (retryAfter) {
+      // Yoga turns extensions.http.headers into response headers and strips them from the body.
+      const http = (extensions.http ?? {}) as { headers?: Record<string, string> };
+      extensions.http = { ...http, headers: { ...http.headers, 'Retry-After': String(Math.max(1, Math.ceil(retryAfter))) } };
+    }
+    setResult({ ...res, extensions } as never);
+  },
+};
+
+/**
+ * Parse and validation errors never reach the error mask (Yoga reports them itself with
+ * codes like GRAPHQL_VALIDATION_FAILED and HTTP 200). Map them onto the closed set:
+ * BAD_USER_INPUT with HTTP 400, plus the request id.
+ */
+const requestErrorPlugin: Plugin = {
+  onResultProcess({ result, setResult }) {
+    if (!result || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
+    const res = result as { errors?: readonly GraphQLError[]; data?: unknown };
+    if (!res.errors?.length) return;
+    const requestId = requestStore.getStore()?.requestId;
+    let changed = false;
+    const errors = res.errors.map((e) => {
+      const code = e.extensions?.code as string | undefined;
+      if (code && code in ERROR_STATUS && e.extensions?.requestId) return e;
+      changed = true;
+      const known = code && code in ERROR_STATUS ? (code as ErrorCode) : 'BAD_USER_INPUT';
+      const status = (e.extensions?.http as { status?: number } | undefined)?.status ?? ERROR_STATUS[known];
+      return new GraphQLError(e.message, {
+        nodes: e.nodes,
+        source: e.source,
+        positions: e.positions,
+        path: e.path,
+        // Drop Yoga's `spec` marker: with it, application/json responses keep HTTP 200.
+        extensions: { ...e.extensions, code: known, requestId, http: { status } },
+      });
+    });
+    if (changed) setResult({ ...res, errors } as never);
   },
 };
 
@@ -51,6 +97,17 @@ function build(opts: YogaOptions) {
     landingPage: false,
     batching: false,
     cors: false,
+    // Client errors (AppError) are expected outcomes, not log noise; unexpected ones are
+    // logged by the mask below with the request id.
+    logging: {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (...args: unknown[]) => console.warn(...args),
+      error: (...args: unknown[]) => {
+        if (args.some((a) => a instanceof AppError || a instanceof GraphQLError)) return;
+        console.error(...args);
+      },
+    },
     maskedErrors: {
       maskError: (error) => {
         const local = requestStore.getStore();
@@ -71,6 +128,7 @@ function build(opts: YogaOptions) {
       introspectionRule(opts.introspection),
       useExecutionCancellation(),
       rateLimitExtensionPlugin,
+      requestErrorPlugin,
     ],
   });
 }

@@ -48,15 +48,15 @@ export class CollectionsRepo {
     const { db, tenantId } = this.scope;
     const name = input.name.trim();
     if (!name || name.length > 200) throw new AppError('BAD_USER_INPUT', 'name must be 1 to 200 characters', { field: 'name' });
-    if (limit !== null && (await this.count()) >= limit) {
-      throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s)`, { quota: 'collections', limit });
-    }
     const existing = await db
       .select({ id: collections.id })
       .from(collections)
       .where(and(eq(collections.tenantId, tenantId), eq(collections.name, name)))
       .get();
     if (existing) throw new AppError('BAD_USER_INPUT', 'A collection with this name already exists', { field: 'name' });
+    if (limit !== null && (await this.count()) >= limit) {
+      throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s)`, { quota: 'collections', limit });
+    }
     const row: CollectionRow = { id: newId(), tenantId, name, description: input.description ?? null, createdAt: nowIso() };
     await this.scope.writeAudited([db.insert(collections).values(row)], {
       action: 'collection.create', targetType: 'collection', targetId: row.id, details: { name },

@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createTenant, gql } from './helpers';
+import { createTenant, gql } from '../helpers';
 
 describe('smoke', () => {
   it('healthz reports D1 reachable', async () => {

@@ -1,0 +1,40 @@
+// Architecture rules that the type checker cannot see (runs in `npm test`):
+//  1. Only src/db/** may use drizzle-orm or the table objects: tenant data is reached
+//     through TenantScope (src/db/tenant-scope.ts), deployment data through PlatformStore.
+//  2. Only the composition layer (src/index.ts, src/context.ts, src/services.ts, src/http/**,
+//     src/objects/**) may read bindings from `env`; resolvers and services never do.
+//  3. Services (src/rag, src/ai, src/vector, src/db) import nothing from GraphQL.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const files = [];
+(function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith('.ts')) files.push(relative(root, p));
+  }
+})(join(root, 'src'));
+
+const problems = [];
+for (const file of files) {
+  const text = readFileSync(join(root, file), 'utf8');
+  const inDb = file.startsWith('src/db/');
+  if (!inDb && /from ['"]drizzle-orm/.test(text)) problems.push(`${file}: imports drizzle-orm outside src/db (use TenantScope)`);
+  if (!inDb && /import\s*\{[^}]*\b(tenants|documents|chunks|collections|conversations|messages|apiKeys|auditLog|usage|memberships)\b[^}]*\}\s*from\s*['"][./]*db\/schema['"]/.test(text) && !/import\s+type/.test(text.match(/import[^;]*db\/schema['"]/)?.[0] ?? '')) {
+    problems.push(`${file}: imports table objects from db/schema outside src/db`);
+  }
+  // src/vector/index.ts is the factory that maps bindings to a VectorStore for the composition root.
+  const composition = ['src/index.ts', 'src/context.ts', 'src/services.ts', 'src/env.ts', 'src/vector/index.ts'].includes(file) || file.startsWith('src/http/') || file.startsWith('src/objects/');
+  if (!composition && /\benv\.(DB|DOCUMENTS|INGEST_QUEUE|TENANT_GUARD|LOCAL_VECTORS|VECTORIZE)\b/.test(text)) {
+    problems.push(`${file}: reads a binding from env (wire it in src/services.ts or src/context.ts)`);
+  }
+  const service = ['src/rag/', 'src/ai/', 'src/vector/', 'src/db/'].some((d) => file.startsWith(d));
+  if (service && /from ['"](graphql|graphql-yoga|@pothos\/core)['"]/.test(text)) problems.push(`${file}: a service imports GraphQL`);
+}
+if (problems.length) {
+  console.error(`Architecture check failed:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`Architecture check: ${files.length} files, rules hold.`);

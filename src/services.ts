@@ -7,6 +7,7 @@ import type { TenantScope } from './db/tenant-scope';
 import type { AppEnv, Config, PlanLimits } from './env';
 import type { Logger } from './lib/log';
 import type { GuardClient } from './objects/guard-types';
+import { buildDocumentServices, type DocumentServices } from './rag/document-services';
 
 export interface ServiceDeps {
   env: AppEnv;
@@ -18,9 +19,13 @@ export interface ServiceDeps {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by feature modules
-export interface Services {}
+/** Documents and retrieval (retriever, ingestion): src/rag/document-services.ts. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- other features add their members here
+export interface Services extends DocumentServices {}
 
-export function buildServices(_deps: ServiceDeps): Services {
-  return {};
+export function buildServices(deps: ServiceDeps): Services {
+  const documentServices = buildDocumentServices(deps);
+  return {
+    ...documentServices,
+  };
 }

@@ -10,6 +10,7 @@ import { actorId } from '../auth/principal';
 import { newId } from '../lib/ids';
 import type { Database } from './client';
 import { ApiKeysRepo } from './repositories/api-keys';
+import { ChunksRepo } from './repositories/chunks';
 import { CollectionsRepo } from './repositories/collections';
 import { DocumentsRepo } from './repositories/documents';
 import { MembersRepo } from './repositories/members';
@@ -28,6 +29,7 @@ export class TenantScope {
   readonly tenantId: string;
   readonly collections: CollectionsRepo;
   readonly documents: DocumentsRepo;
+  readonly chunks: ChunksRepo;
   readonly apiKeys: ApiKeysRepo;
   readonly members: MembersRepo;
   readonly audit: AuditRepo;
@@ -42,6 +44,7 @@ export class TenantScope {
     this.tenantId = tenant.id;
     this.collections = new CollectionsRepo(this);
     this.documents = new DocumentsRepo(this);
+    this.chunks = new ChunksRepo(this);
     this.apiKeys = new ApiKeysRepo(this);
     this.members = new MembersRepo(this);
     this.audit = new AuditRepo(this);

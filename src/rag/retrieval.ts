@@ -1,0 +1,140 @@
+/**
+ * Retrieval (DESIGN §6): VECTOR (vector store, namespace = tenant), KEYWORD (D1 FTS5,
+ * BM25) and HYBRID (both, fused by reciprocal rank fusion). Every candidate, whatever
+ * its source, is re-checked against D1 through the TenantScope before it is returned:
+ * same tenant, current document version, and the caller's filter.
+ */
+import type { EmbeddingProvider } from '../ai/embeddings';
+import type { ChunkFilter, VisibleChunk } from '../db/repositories/chunks';
+import type { TenantScope } from '../db/tenant-scope';
+import { AppError } from '../lib/errors';
+import type { Logger } from '../lib/log';
+import type { UsageDelta } from '../objects/guard-types';
+import type { VectorFilter, VectorStore } from '../vector/types';
+import { ftsQuery } from './fts-query';
+import type { Hit, Retriever, SearchFilter, SearchMode, SearchRequest } from './types';
+
+export const MAX_TOP_K = 50;
+export const MAX_QUERY_CHARS = 2_000;
+const MAX_FILTER_IDS = 50;
+const MAX_FILTER_TAGS = 20;
+/** RRF constant from Cormack, Clarke & Büttcher (SIGIR 2009). */
+export const RRF_K = 60;
+/** Vectorize's filter must stay under 2 KB; past this many ids the D1 re-check filters alone. */
+const MAX_IDS_IN_VECTOR_FILTER = 40;
+
+export interface RetrieverDeps {
+  scope: TenantScope;
+  vectors: VectorStore;
+  embedder: EmbeddingProvider;
+  /** Reports query-embedding tokens to the TenantGuard (off the response path). */
+  recordUsage?: (delta: UsageDelta) => void;
+  log?: Logger;
+}
+
+/** Validates and normalises a search request; BAD_USER_INPUT names the bad field. */
+export function validateSearch(req: SearchRequest): SearchRequest & { filter: ChunkFilter | null } {
+  const query = (req.query ?? '').trim();
+  if (!query) throw new AppError('BAD_USER_INPUT', 'query must not be empty', { field: 'query' });
+  if (query.length > MAX_QUERY_CHARS) throw new AppError('BAD_USER_INPUT', `query must be at most ${MAX_QUERY_CHARS} characters`, { field: 'query' });
+  if (!Number.isInteger(req.topK) || req.topK < 1 || req.topK > MAX_TOP_K) {
+    throw new AppError('BAD_USER_INPUT', `topK must be from 1 to ${MAX_TOP_K}`, { field: 'topK' });
+  }
+  if (!['VECTOR', 'KEYWORD', 'HYBRID'].includes(req.mode)) throw new AppError('BAD_USER_INPUT', 'unknown search mode', { field: 'mode' });
+  return { query, topK: req.topK, mode: req.mode, filter: normaliseFilter(req.filter) };
+}
+
+function normaliseFilter(f: SearchFilter | null | undefined): ChunkFilter | null {
+  if (!f) return null;
+  const list = (v: string[] | null | undefined, field: string, max: number) => {
+    if (v === null || v === undefined) return null;
+    const out = [...new Set(v.map((x) => String(x).trim()).filter(Boolean))];
+    if (out.length > max) throw new AppError('BAD_USER_INPUT', `filter.${field} takes at most ${max} values`, { field: `filter.${field}` });
+    if (out.some((x) => x.length > 200)) throw new AppError('BAD_USER_INPUT', `filter.${field} values are at most 200 characters`, { field: `filter.${field}` });
+    // An explicitly empty list selects nothing rather than everything.
+    return out;
+  };
+  return {
+    collectionIds: list(f.collectionIds, 'collectionIds', MAX_FILTER_IDS),
+    documentIds: list(f.documentIds, 'documentIds', MAX_FILTER_IDS),
+    tags: list(f.tags, 'tags', MAX_FILTER_TAGS),
+  };
+}
+
+const selectsNothing = (f: ChunkFilter | null) =>
+  !!f && [f.collectionIds, f.documentIds, f.tags].some((l) => Array.isArray(l) && l.length === 0);
+
+/**
+ * Reciprocal rank fusion: score(d) = Σ 1 / (k + rank_i(d)) over the ranked lists that
+ * contain d (ranks from 1). Ties keep first-seen order.
+ */
+export function reciprocalRankFusion(lists: string[][], k = RRF_K): { id: string; score: number }[] {
+  const scores = new Map<string, number>();
+  for (const list of lists) {
+    list.forEach((id, i) => scores.set(id, (scores.get(id) ?? 0) + 1 / (k + i + 1)));
+  }
+  return [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+}
+
+export class RetrievalService implements Retriever {
+  constructor(private readonly deps: RetrieverDeps) {}
+
+  async search(input: SearchRequest): Promise<Hit[]> {
+    const req = validateSearch(input);
+    if (selectsNothing(req.filter)) return [];
+    // Fetch more candidates than asked: the D1 re-check may drop stale or filtered ones.
+    const depth = Math.min(100, Math.max(req.topK * 3, 20));
+    const mode: SearchMode = req.mode;
+    const [vec, kw] = await Promise.all([
+      mode === 'KEYWORD' ? Promise.resolve(null) : this.vectorCandidates(req.query, depth, req.filter),
+      mode === 'VECTOR' ? Promise.resolve(null) : this.keywordCandidates(req.query, depth, req.filter),
+    ]);
+    const ids = [...new Set([...(vec?.map((v) => v.id) ?? []), ...(kw?.map((k) => k.id) ?? [])])];
+    if (ids.length === 0) return [];
+    const visible = new Map((await this.deps.scope.chunks.visible(ids, req.filter)).map((v) => [v.chunk.id, v]));
+
+    let ranked: { id: string; score: number }[];
+    if (mode === 'VECTOR') ranked = vec!.filter((v) => visible.has(v.id));
+    else if (mode === 'KEYWORD') {
+      // Rank-based scores: raw BM25 uses corpus-wide statistics (all tenants share the
+      // FTS table), so its magnitude is not something to show a tenant.
+      ranked = kw!.filter((k) => visible.has(k.id)).map((k, i) => ({ id: k.id, score: 1 / (i + 1) }));
+    } else {
+      ranked = reciprocalRankFusion([vec!.filter((v) => visible.has(v.id)).map((v) => v.id), kw!.filter((k) => visible.has(k.id)).map((k) => k.id)]);
+    }
+    return ranked.slice(0, req.topK).map((r) => toHit(visible.get(r.id)!, r.score));
+  }
+
+  private async vectorCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; score: number }[]> {
+    const { scope, vectors, embedder } = this.deps;
+    const { vectors: [qv], tokens } = await embedder.embed([query]);
+    this.deps.recordUsage?.({ embeddingTokens: tokens });
+    const vf: VectorFilter = { tenant_id: scope.tenantId };
+    // Narrow in the index where Vectorize can (indexed string properties); tags are
+    // multi-valued and are filtered by the D1 re-check only.
+    if (filter?.documentIds?.length && filter.documentIds.length <= MAX_IDS_IN_VECTOR_FILTER) vf.document_id = { $in: filter.documentIds };
+    if (filter?.collectionIds?.length && filter.collectionIds.length <= MAX_IDS_IN_VECTOR_FILTER) vf.collection_id = { $in: filter.collectionIds };
+    const matches = await vectors.query(scope.vectorNamespace, qv!, { topK: depth, filter: vf, returnMetadata: 'indexed' });
+    // First tenant check: the vector's own metadata (the D1 row is the second).
+    return matches.filter((m) => m.metadata?.tenant_id === scope.tenantId).map((m) => ({ id: m.id, score: m.score }));
+  }
+
+  private async keywordCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; bm25: number }[]> {
+    const match = ftsQuery(query);
+    if (!match) return [];
+    return this.deps.scope.chunks.keyword(match, depth, filter);
+  }
+}
+
+function toHit(v: VisibleChunk, score: number): Hit {
+  return {
+    chunkId: v.chunk.id,
+    documentId: v.document.id,
+    chunkIndex: v.chunk.chunkIndex,
+    text: v.chunk.text,
+    score,
+    page: v.chunk.page,
+    heading: v.chunk.heading,
+    document: v.document,
+  };
+}

@@ -1,0 +1,30 @@
+/** VectorStore over LocalVectorIndex Durable Objects: one object per namespace (= tenant id). */
+import type { LocalVectorIndex } from '../objects/local-vector-index';
+import { VECTOR_LIMITS, type VectorMatch, type VectorQuery, type VectorRecord, type VectorStore } from './types';
+
+export class LocalVectorStore implements VectorStore {
+  constructor(private readonly ns: DurableObjectNamespace<LocalVectorIndex>) {}
+
+  private stub(namespace: string) {
+    if (!namespace) throw new Error('vector namespace is required');
+    return this.ns.get(this.ns.idFromName(namespace));
+  }
+
+  async upsert(namespace: string, records: VectorRecord[]): Promise<void> {
+    const stub = this.stub(namespace);
+    for (let i = 0; i < records.length; i += VECTOR_LIMITS.maxUpsertBatch) {
+      await stub.upsert(records.slice(i, i + VECTOR_LIMITS.maxUpsertBatch));
+    }
+  }
+
+  async query(namespace: string, vector: number[], q: VectorQuery): Promise<VectorMatch[]> {
+    return (await this.stub(namespace).query(vector, q)) as VectorMatch[];
+  }
+
+  async deleteByIds(namespace: string, ids: string[]): Promise<void> {
+    const stub = this.stub(namespace);
+    for (let i = 0; i < ids.length; i += VECTOR_LIMITS.maxUpsertBatch) {
+      await stub.deleteByIds(ids.slice(i, i + VECTOR_LIMITS.maxUpsertBatch));
+    }
+  }
+}

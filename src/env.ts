@@ -146,6 +146,25 @@ export function loadConfig(env: AppEnv): Config {
   return config;
 }
 
+/** Limits that may be null (unlimited); the per-minute rates and the upload size must be numbers. */
+const NULLABLE_LIMITS: ReadonlySet<string> = new Set([
+  'monthlyRequests', 'monthlyAsks', 'monthlyEmbeddingTokens', 'monthlyCompletionTokens', 'documents', 'storedBytes', 'collections',
+]);
+const POSITIVE_LIMITS: ReadonlySet<string> = new Set(['requestsPerMinute', 'userRequestsPerMinute', 'maxDocumentBytes']);
+
+/**
+ * What is wrong with one limit value, or null if it is acceptable: a known key; an
+ * integer (>= 1 for rates and the upload size, >= 0 otherwise); null only where null
+ * means unlimited. Shared by PLAN_LIMITS and the per-tenant overrides of updateTenant.
+ */
+export function limitProblem(key: string, value: unknown): string | null {
+  if (!(key in DEFAULT_PLANS.free)) return `"${key}" is not a known limit`;
+  if (value === null) return NULLABLE_LIMITS.has(key) ? null : `${key} cannot be null (unlimited)`;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return `${key} must be an integer`;
+  const min = POSITIVE_LIMITS.has(key) ? 1 : 0;
+  return value < min ? `${key} must be >= ${min}` : null;
+}
+
 function mergePlans(raw: string | undefined): Record<Plan, PlanLimits> {
   if (!raw) return DEFAULT_PLANS;
   let parsed: unknown;
@@ -154,10 +173,15 @@ function mergePlans(raw: string | undefined): Record<Plan, PlanLimits> {
   } catch {
     throw new ConfigError('PLAN_LIMITS is not valid JSON');
   }
-  if (!parsed || typeof parsed !== 'object') throw new ConfigError('PLAN_LIMITS must be a JSON object');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('PLAN_LIMITS must be a JSON object');
   const out = { ...DEFAULT_PLANS };
   for (const [plan, limits] of Object.entries(parsed as Record<string, unknown>)) {
     if (!(plan in DEFAULT_PLANS)) throw new ConfigError(`PLAN_LIMITS names an unknown plan "${plan}"`);
+    if (!limits || typeof limits !== 'object' || Array.isArray(limits)) throw new ConfigError(`PLAN_LIMITS.${plan} must be a JSON object`);
+    for (const [k, v] of Object.entries(limits)) {
+      const problem = limitProblem(k, v);
+      if (problem) throw new ConfigError(`PLAN_LIMITS.${plan}: ${problem}`);
+    }
     out[plan as Plan] = { ...DEFAULT_PLANS[plan as Plan], ...(limits as Partial<PlanLimits>) };
   }
   return out;

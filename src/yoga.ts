@@ -27,6 +27,9 @@ function introspectionRule(enabled: boolean): Plugin {
   };
 }
 
+/** Retry-After for a quota refusal that names no reset time (standing limits). */
+const STANDING_RETRY_AFTER_SECONDS = 3_600;
+
 /**
  * Copies the TenantGuard's figures into `extensions.rateLimit` of every result (executed,
  * refused in validation, or failed), and gives a RATE_LIMITED / QUOTA_EXCEEDED error raised
@@ -40,8 +43,11 @@ const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
     let retryAfter = 0;
     for (const e of res.errors ?? []) {
       const code = e.extensions?.code;
+      if (code !== 'RATE_LIMITED' && code !== 'QUOTA_EXCEEDED') continue;
+      // A limit with no reset time (e.g. a standing total such as collections) still tells
+      // clients to back off rather than retry at once.
       const after = e.extensions?.retryAfter;
-      if ((code === 'RATE_LIMITED' || code === 'QUOTA_EXCEEDED') && typeof after === 'number') retryAfter = Math.max(retryAfter, after);
+      retryAfter = Math.max(retryAfter, typeof after === 'number' ? after : STANDING_RETRY_AFTER_SECONDS);
     }
     if (!r && !retryAfter) return;
     const extensions: Record<string, unknown> = { ...res.extensions };

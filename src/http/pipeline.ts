@@ -20,7 +20,7 @@ import { yogaFor } from '../yoga';
 import { limitBody } from './body';
 import { corsHeaders, isAllowedOrigin } from './cors';
 import { tenantFromHost } from './host';
-import { rateLimitHeaders } from './rate-limit-headers';
+import { rateLimitHeaders, withRateLimitExtension } from './rate-limit-headers';
 import { errorResponse } from './responses';
 
 /** Tenantless platform admins are admitted through their own guard bucket. */
@@ -32,6 +32,7 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
   const origin = request.headers.get('origin');
   let cors: Record<string, string> = {};
   let rl: Record<string, string> = {};
+  let admit: AdmitResult | null = null;
   try {
     const config = loadConfig(env);
     const db = databaseFor(env.DB);
@@ -56,9 +57,9 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     }
 
     let guard: GuardClient | null = null;
-    let admit: AdmitResult | null = null;
     if (config.guardEnabled) {
-      guard = guardClient(env.TENANT_GUARD, tenant?.id ?? PLATFORM_GUARD);
+      // Fails closed: an unreachable or failing guard throws UPSTREAM_UNAVAILABLE (503).
+      guard = guardClient(env.TENANT_GUARD, tenant?.id ?? PLATFORM_GUARD, log);
       const limits = tenant ? effectiveLimits(config, tenant) : config.plans.enterprise;
       admit = await guard.admit({
         limits,
@@ -79,9 +80,13 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     const response = await requestStore.run({ requestId, log }, () => yoga.fetch(body, { app: ctx }));
     return withHeaders(response, { ...cors, ...rl, 'x-request-id': requestId });
   } catch (err) {
-    if (err instanceof AppError) return errorResponse(err, requestId, { ...cors, ...rl });
+    if (err instanceof AppError) {
+      const res = errorResponse(err, requestId, { ...cors, ...rl });
+      // A refusal carries the guard's figures in the body too, like every admitted response.
+      return admit ? withRateLimitExtension(res, admit) : res;
+    }
     log.error('request failed', errorDetail(err));
-    return errorResponse(new AppError('INTERNAL_SERVER_ERROR', 'Unexpected error.'), requestId, cors);
+    return errorResponse(new AppError('INTERNAL_SERVER_ERROR', 'Unexpected error.'), requestId, { ...cors, ...rl });
   }
 }
 

@@ -4,35 +4,87 @@
  */
 import type { PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
-import type { AdmitRequest, AdmitResult, GuardClient, QuotaName, UsageDelta, UsageSnapshot } from './guard-types';
+import { createLogger, errorDetail, type Logger } from '../lib/log';
+import { requestStore } from '../lib/request-store';
+import {
+  MONTHLY_QUOTAS,
+  type AdmitRequest,
+  type AdmitResult,
+  type GuardClient,
+  type GuardDirectory,
+  type QuotaCheck,
+  type QuotaName,
+  type UsageDelta,
+  type UsageSnapshot,
+} from './guard-types';
 import type { TenantGuard } from './tenant-guard';
 
 const unavailable = () => new AppError('UPSTREAM_UNAVAILABLE', 'Rate limiter unavailable, try again');
 
-export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: string): GuardClient {
-  // idFromName: the same tenant always reaches the same single-threaded object.
-  const stub = ns.get(ns.idFromName(tenantId));
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw unavailable();
+/**
+ * The guard of one tenant. `log` receives the cause when the guard fails (the client
+ * only ever sees UPSTREAM_UNAVAILABLE).
+ */
+export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: string, log?: Logger): GuardClient {
+  const logger = () => log ?? requestStore.getStore()?.log ?? createLogger('unknown');
+  const call = async <T>(op: string, fn: () => Promise<T>, idempotent: boolean): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        // Read-only calls may be retried once on a transient error; admit/record may
+        // have taken effect before the error, so retrying them could count twice.
+        if (idempotent && attempt === 0 && (err as { retryable?: boolean })?.retryable && !(err as { overloaded?: boolean })?.overloaded) continue;
+        logger().warn('tenant guard failed', { op, tenantId, ...errorDetail(err) });
+        throw unavailable();
+      }
     }
   };
+  // idFromName: the same tenant always reaches the same single-threaded object. The stub
+  // is made lazily inside `call`, so a broken binding fails closed like a broken object.
+  let stub: DurableObjectStub<TenantGuard> | null = null;
+  const guard = () => (stub ??= ns.get(ns.idFromName(tenantId)));
+
+  const quotaError = (quota: QuotaName, r: QuotaCheck) =>
+    new AppError('QUOTA_EXCEEDED', MONTHLY_QUOTAS.includes(quota) ? `Monthly ${quota} quota exhausted` : `The ${quota} limit is reached`, {
+      quota,
+      limit: r.limit,
+      used: r.used,
+      retryAfter: Math.max(1, Math.ceil(r.retryAfterSeconds)),
+    });
+  const checkArgs = (quota: QuotaName, amount: number) => {
+    // A caller bug, not an outage: surface it as an unexpected (masked, logged) error.
+    if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new TypeError(`quota amount for ${quota} must be a finite number`);
+  };
+
   return {
-    admit: (req: AdmitRequest) => call(() => stub.admit(tenantId, req) as Promise<AdmitResult>),
+    admit: (req: AdmitRequest) => call('admit', () => guard().admit(tenantId, req) as Promise<AdmitResult>, false),
     ensureQuota: async (limits: PlanLimits, quota: QuotaName, amount: number) => {
-      const r = (await call(() => stub.checkQuota(tenantId, limits, quota, amount))) as { ok: boolean; limit: number | null; used: number };
-      if (!r.ok) {
-        throw new AppError('QUOTA_EXCEEDED', `Monthly ${quota} quota exhausted`, { quota, limit: r.limit, used: r.used, retryAfter: secondsToMonthEnd() });
-      }
+      checkArgs(quota, amount);
+      const r = (await call('checkQuota', () => guard().checkQuota(tenantId, limits, quota, amount), true)) as QuotaCheck;
+      if (!r.ok) throw quotaError(quota, r);
     },
-    record: (delta: UsageDelta & { promptTokens?: number }) => call(() => stub.record(tenantId, delta) as Promise<void>),
-    usage: () => call(() => stub.usage(tenantId) as Promise<UsageSnapshot>),
+    consume: async (limits: PlanLimits, quota: QuotaName, amount: number) => {
+      checkArgs(quota, amount);
+      const r = (await call('consume', () => guard().consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
+      if (!r.ok) throw quotaError(quota, r);
+    },
+    record: async (delta: UsageDelta & { promptTokens?: number }) => {
+      for (const [k, v] of Object.entries(delta)) {
+        if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new TypeError(`usage delta ${k} must be a finite number`);
+      }
+      await call('record', () => guard().record(tenantId, delta) as Promise<void>, false);
+    },
+    usage: () => call('usage', () => guard().usage(tenantId) as Promise<UsageSnapshot>, true),
   };
 }
 
+/** Reaches any tenant's guard; for platform administration (reading another tenant's usage). */
+export function guardDirectory(ns: DurableObjectNamespace<TenantGuard>, log?: Logger): GuardDirectory {
+  return { forTenant: (tenantId) => guardClient(ns, tenantId, log) };
+}
+
+/** Seconds from `now` to the start of the next UTC calendar month (when monthly quotas reset). */
 export function secondsToMonthEnd(now = Date.now()): number {
   const d = new Date(now);
   const next = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);

@@ -7,6 +7,19 @@ import type { PlanLimits } from '../env';
 
 export type QuotaName = 'requests' | 'asks' | 'embeddingTokens' | 'completionTokens' | 'documents' | 'storedBytes';
 
+/** Quotas that reset each UTC calendar month; the others are standing totals (they go down when documents are deleted). */
+export const MONTHLY_QUOTAS: readonly QuotaName[] = ['requests', 'asks', 'embeddingTokens', 'completionTokens'];
+
+/** The plan field that limits each quota (null in the limits = unlimited). */
+export const QUOTA_LIMIT_FIELD = {
+  requests: 'monthlyRequests',
+  asks: 'monthlyAsks',
+  embeddingTokens: 'monthlyEmbeddingTokens',
+  completionTokens: 'monthlyCompletionTokens',
+  documents: 'documents',
+  storedBytes: 'storedBytes',
+} as const satisfies Record<QuotaName, keyof PlanLimits>;
+
 export interface AdmitRequest {
   /** Effective limits for this tenant: plan table merged with per-tenant overrides. */
   limits: PlanLimits;
@@ -16,18 +29,36 @@ export interface AdmitRequest {
   userId?: string | null;
 }
 
+/** One quota policy as the RateLimit headers describe it (IETF httpapi ratelimit-headers draft). */
+export interface PolicyState {
+  /** `tenant`, `key`, `user` (token buckets, window 60 s) or `monthly` (monthly requests quota). */
+  name: string;
+  limit: number;
+  remaining: number;
+  /** Seconds until the policy is back to its full quota (bucket refilled, or the next month). */
+  resetSeconds: number;
+  windowSeconds: number;
+}
+
 export interface AdmitResult {
   allowed: boolean;
   /** Why it was refused: a token bucket (RATE_LIMITED) or a monthly quota (QUOTA_EXCEEDED). */
   reason: 'rate' | 'quota' | null;
   /** Which quota, when reason = quota. */
   quota?: QuotaName | null;
-  /** The bucket that decides the headers (the one with the fewest remaining tokens). */
+  /**
+   * The policy that decides the headers: the one that refused, or, when admitted, the
+   * one with the fewest remaining requests.
+   */
   policy: string;
   limit: number;
   remaining: number;
   resetSeconds: number;
   retryAfterSeconds: number;
+  /** Window of the deciding policy, seconds (60 for buckets, the month for the monthly quota). */
+  windowSeconds?: number;
+  /** Every policy that applied to this request, deciding one included. */
+  policies?: PolicyState[];
 }
 
 /** Consumption reported after the work is done (tokens after a model call, documents after ingestion). */
@@ -45,6 +76,14 @@ export interface UsageSnapshot {
   rateLimited: number;
 }
 
+/** Outcome of a quota check inside the object (the client turns `ok: false` into QUOTA_EXCEEDED). */
+export interface QuotaCheck {
+  ok: boolean;
+  limit: number | null;
+  used: number;
+  retryAfterSeconds: number;
+}
+
 /** What request-scoped code holds: one guard, already bound to one tenant. */
 export interface GuardClient {
   admit(req: AdmitRequest): Promise<AdmitResult>;
@@ -53,6 +92,18 @@ export interface GuardClient {
    * model call); throws QUOTA_EXCEEDED if not. Does not consume.
    */
   ensureQuota(limits: PlanLimits, quota: QuotaName, amount: number): Promise<void>;
+  /**
+   * Check-and-record in one step: throws QUOTA_EXCEEDED (recording nothing) or records
+   * `amount`. Use it where two concurrent callers must not both squeeze under the limit
+   * (e.g. counting a new document).
+   */
+  consume(limits: PlanLimits, quota: QuotaName, amount: number): Promise<void>;
+  /** Adds consumption; documents/storedBytes take negative deltas when documents are deleted. */
   record(delta: UsageDelta & { promptTokens?: number }): Promise<void>;
   usage(): Promise<UsageSnapshot>;
+}
+
+/** Reaches any tenant's guard (platform administration: another tenant's usage). */
+export interface GuardDirectory {
+  forTenant(tenantId: string): GuardClient;
 }

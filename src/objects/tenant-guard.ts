@@ -1,36 +1,416 @@
 /**
- * TenantGuard: one Durable Object per tenant (DESIGN §5). PLACEHOLDER — a first,
- * tenant-bucket-only version; the full buckets/quotas/alarm flush replace it.
+ * TenantGuard: one Durable Object per tenant (DESIGN §5), addressed by
+ * `idFromName(tenantId)`. It admits or refuses every request of its tenant (token
+ * buckets per tenant, API key and user, plus the monthly request quota), meters the
+ * tenant's monthly usage, and flushes the aggregates to the D1 `usage` table.
+ *
+ * Exactness comes from the runtime: a Durable Object runs one event at a time, and no
+ * method here awaits anything between reading its state and writing it (state lives in
+ * memory; SQLite writes through `ctx.storage.sql` are synchronous). So N concurrent
+ * admissions against a bucket of L tokens admit exactly L, with no locks and no
+ * read-modify-write races. The only awaits are the init (blockConcurrencyWhile) and
+ * the D1 flush in the alarm, which snapshots its figures before awaiting.
+ *
+ * Failure is the caller's business: anything thrown here reaches the client as
+ * UPSTREAM_UNAVAILABLE (src/objects/guard-client.ts), so bad input throws rather than
+ * guessing a limit — the guard fails closed.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { PlanLimits } from '../env';
-import type { AdmitRequest, AdmitResult, QuotaName, UsageDelta, UsageSnapshot } from './guard-types';
+import {
+  MONTHLY_QUOTAS,
+  QUOTA_LIMIT_FIELD,
+  type AdmitRequest,
+  type AdmitResult,
+  type PolicyState,
+  type QuotaCheck,
+  type QuotaName,
+  type UsageDelta,
+  type UsageSnapshot,
+} from './guard-types';
+
+/** A dirty guard writes its aggregates to D1 at least this often (the issue asks for at least every minute). */
+export const FLUSH_INTERVAL_MS = 30_000;
+/** Token buckets refill their whole capacity over one window ("per minute" limits). */
+const WINDOW_MS = 60_000;
+/** Standing quotas have no reset time; a refusal suggests retrying after this long (after deleting documents or a plan change). */
+const STANDING_RETRY_SECONDS = 3_600;
+
+type Counter = QuotaName | 'promptTokens' | 'rateLimited';
+const COLUMNS: Record<Counter, string> = {
+  requests: 'requests',
+  asks: 'asks',
+  embeddingTokens: 'embedding_tokens',
+  promptTokens: 'prompt_tokens',
+  completionTokens: 'completion_tokens',
+  documents: 'documents',
+  storedBytes: 'stored_bytes',
+  rateLimited: 'rate_limited',
+};
+const COUNTERS = Object.keys(COLUMNS) as Counter[];
+/** Standing totals: they carry over into the next month instead of resetting. */
+const CARRIED: readonly Counter[] = ['documents', 'storedBytes'];
+
+type PeriodState = Record<Counter, number> & {
+  /** UTC calendar month, YYYY-MM. */
+  period: string;
+  /** Bumped on every change; `flushed` is the version last written to D1. */
+  version: number;
+  flushed: number;
+};
+
+interface Bucket {
+  tokens: number;
+  /** Clock time (ms) the tokens were counted at. */
+  at: number;
+}
+
+/** The UTC calendar month of a timestamp, as the `usage.period` column stores it. */
+export function periodOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 7);
+}
+
+/** Start of the next UTC calendar month, ms. */
+export function nextMonthStart(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+function monthStart(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+const toSeconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
+
+/** Tokens a bucket holds at `now`: refilled linearly at `cap` per window, never above `cap`. A new bucket starts full. */
+function refill(b: Bucket | undefined, cap: number, now: number): number {
+  if (!b) return cap;
+  // A clock that went back (or a skewed test clock) must not drain or mint tokens.
+  const elapsed = Math.max(0, now - b.at);
+  return Math.min(cap, b.tokens + (elapsed * cap) / WINDOW_MS);
+}
+
+function perMinute(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TypeError(`${name} must be a positive number (got ${String(v)})`);
+  return v;
+}
+
+/** A quota's limit from the effective plan limits: null = unlimited; anything malformed throws (fail closed). */
+function quotaLimit(limits: PlanLimits, quota: QuotaName): number | null {
+  const field = QUOTA_LIMIT_FIELD[quota];
+  const v = (limits as unknown as Record<string, unknown>)[field];
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`limits.${field} must be a number >= 0 or null (got ${String(v)})`);
+  return v;
+}
+
+interface Level {
+  name: string;
+  key: string;
+  cap: number;
+  tokens: number;
+}
 
 export class TenantGuard extends DurableObject<Env> {
-  private tokens = -1;
-  private last = 0;
+  /**
+   * Milliseconds since the epoch. Bucket refill and the calendar month read it; tests
+   * replace it through `runInDurableObject` to move time without sleeping. Alarm
+   * scheduling keeps real time (the runtime fires alarms on the wall clock).
+   */
+  clock: () => number = () => Date.now();
 
-  async admit(_tenantId: string, req: AdmitRequest): Promise<AdmitResult> {
-    const cap = req.limits.requestsPerMinute;
-    const now = Date.now();
-    if (this.tokens < 0) this.tokens = cap;
-    this.tokens = Math.min(cap, this.tokens + ((now - this.last) / 60_000) * cap);
-    this.last = now;
-    const allowed = this.tokens >= 1;
-    if (allowed) this.tokens -= 1;
+  private tenantId: string | null = null;
+  private readonly periods = new Map<string, PeriodState>();
+  private cur: PeriodState | null = null;
+  private readonly buckets = new Map<string, Bucket>();
+  /** The alarm time we know is set (wall clock), so the hot path never has to ask storage. */
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Only initialisation blocks; requests run without it.
+    void ctx.blockConcurrencyWhile(() => this.load());
+  }
+
+  private async load(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    sql.exec('CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS periods (period TEXT PRIMARY KEY, ${COUNTERS.map((c) => `${COLUMNS[c]} INTEGER NOT NULL DEFAULT 0`).join(', ')},
+       version INTEGER NOT NULL DEFAULT 0, flushed INTEGER NOT NULL DEFAULT 0)`,
+    );
+    sql.exec('CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at INTEGER NOT NULL)');
+
+    for (const row of sql.exec<{ k: string; v: string }>("SELECT k, v FROM meta WHERE k = 'tenant'")) this.tenantId = row.v;
+    for (const row of sql.exec<Record<string, number | string>>('SELECT * FROM periods ORDER BY period')) {
+      const p = { period: String(row.period), version: Number(row.version), flushed: Number(row.flushed) } as PeriodState;
+      for (const c of COUNTERS) p[c] = Number(row[COLUMNS[c]]);
+      this.periods.set(p.period, p);
+      this.cur = p; // ordered by period: the last one is the current month
+    }
+    for (const row of sql.exec<{ name: string; tokens: number; at: number }>('SELECT name, tokens, at FROM buckets')) {
+      this.buckets.set(row.name, { tokens: row.tokens, at: row.at });
+    }
+    this.alarmAt = await this.ctx.storage.getAlarm();
+    // Dirty figures with no alarm (e.g. the object was evicted between a write and
+    // setting its alarm) still get flushed.
+    if (this.alarmAt === null && this.isDirty()) this.scheduleFlush(FLUSH_INTERVAL_MS);
+  }
+
+  // ---------------------------------------------------------------- RPC methods
+
+  /**
+   * Check-and-consume for every bucket that applies and the monthly request quota, in
+   * one event: all pass and each gives one token, or the request is refused and nothing
+   * is consumed (a refusal is counted in rateLimited).
+   */
+  async admit(tenantId: string, req: AdmitRequest): Promise<AdmitResult> {
+    this.bind(tenantId);
+    const now = this.clock();
+    const cur = this.current(now);
+    const { limits } = req;
+
+    const levels: Level[] = [{ name: 'tenant', key: 'tenant', cap: perMinute(limits.requestsPerMinute, 'limits.requestsPerMinute'), tokens: 0 }];
+    if (req.apiKey) levels.push({ name: 'key', key: `key:${req.apiKey.id}`, cap: perMinute(req.apiKey.perMinute, 'apiKey.perMinute'), tokens: 0 });
+    if (req.userId) {
+      levels.push({ name: 'user', key: `user:${req.userId}`, cap: perMinute(limits.userRequestsPerMinute ?? limits.requestsPerMinute, 'limits.userRequestsPerMinute'), tokens: 0 });
+    }
+    for (const l of levels) l.tokens = refill(this.buckets.get(l.key), l.cap, now);
+
+    const monthly = quotaLimit(limits, 'requests');
+    const quotaOk = monthly === null || cur.requests + 1 <= monthly;
+    const blocked = levels.filter((l) => l.tokens < 1);
+    const allowed = quotaOk && blocked.length === 0;
+
+    if (allowed) {
+      for (const l of levels) {
+        l.tokens -= 1;
+        this.saveBucket(l.key, { tokens: l.tokens, at: now });
+      }
+      this.add(cur, { requests: 1 });
+    } else {
+      this.add(cur, { rateLimited: 1 });
+    }
+
+    const policies: PolicyState[] = levels.map((l) => ({
+      name: l.name,
+      limit: l.cap,
+      remaining: Math.max(0, Math.floor(l.tokens)),
+      resetSeconds: toSeconds(((l.cap - l.tokens) * WINDOW_MS) / l.cap),
+      windowSeconds: WINDOW_MS / 1000,
+    }));
+    const toNextMonth = toSeconds(nextMonthStart(now) - now);
+    if (monthly !== null) {
+      policies.push({
+        name: 'monthly',
+        limit: monthly,
+        remaining: Math.max(0, monthly - cur.requests),
+        resetSeconds: toNextMonth,
+        windowSeconds: toSeconds(nextMonthStart(now) - monthStart(now)),
+      });
+    }
+
+    let decider: PolicyState;
+    let retryAfterSeconds = 0;
+    if (!quotaOk) {
+      decider = policies.find((p) => p.name === 'monthly')!;
+      retryAfterSeconds = toNextMonth;
+    } else if (blocked.length) {
+      // The request may go again once every blocked bucket holds a token: wait for the slowest.
+      const waits = blocked.map((l) => ({ l, wait: ((1 - l.tokens) * WINDOW_MS) / l.cap / 1000 }));
+      const slowest = waits.reduce((a, b) => (b.wait > a.wait ? b : a));
+      decider = policies[levels.indexOf(slowest.l)]!;
+      retryAfterSeconds = slowest.wait;
+    } else {
+      decider = policies.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+    }
+
     return {
-      allowed, reason: allowed ? null : 'rate', policy: 'tenant', limit: cap, remaining: Math.floor(this.tokens),
-      resetSeconds: 60, retryAfterSeconds: allowed ? 0 : 60 / cap,
+      allowed,
+      reason: allowed ? null : quotaOk ? 'rate' : 'quota',
+      quota: quotaOk ? null : 'requests',
+      policy: decider.name,
+      limit: decider.limit,
+      remaining: decider.remaining,
+      resetSeconds: decider.resetSeconds,
+      retryAfterSeconds,
+      windowSeconds: decider.windowSeconds,
+      policies,
     };
   }
 
-  async checkQuota(_t: string, _l: PlanLimits, _q: QuotaName, _a: number) {
-    return { ok: true, limit: null as number | null, used: 0 };
+  /** Would `amount` more of `quota` fit? Consumes nothing. */
+  async checkQuota(tenantId: string, limits: PlanLimits, quota: QuotaName, amount: number): Promise<QuotaCheck> {
+    this.bind(tenantId);
+    return this.quotaCheck(limits, quota, amount, this.clock());
   }
 
-  async record(_t: string, _d: UsageDelta): Promise<void> {}
+  /** Check and record in one event: either `amount` is recorded or nothing is. */
+  async consume(tenantId: string, limits: PlanLimits, quota: QuotaName, amount: number): Promise<QuotaCheck> {
+    this.bind(tenantId);
+    const now = this.clock();
+    const check = this.quotaCheck(limits, quota, amount, now);
+    if (check.ok) this.add(this.current(now), { [quota]: amount });
+    return check;
+  }
 
-  async usage(_t: string): Promise<UsageSnapshot> {
-    return { period: new Date().toISOString().slice(0, 7), requests: 0, asks: 0, embeddingTokens: 0, completionTokens: 0, promptTokens: 0, documents: 0, storedBytes: 0, rateLimited: 0 };
+  /** Adds reported consumption (negative for documents/storedBytes when documents are deleted). */
+  async record(tenantId: string, delta: UsageDelta & { promptTokens?: number }): Promise<void> {
+    this.bind(tenantId);
+    const clean: Partial<Record<Counter, number>> = {};
+    for (const [k, v] of Object.entries(delta)) {
+      if (v === undefined || v === null) continue;
+      if (!(k in COLUMNS) || k === 'rateLimited') throw new TypeError(`unknown usage counter "${k}"`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`usage delta ${k} must be a finite number`);
+      clean[k as Counter] = Math.round(v);
+    }
+    this.add(this.current(this.clock()), clean);
+  }
+
+  /** The live figures of the current month. */
+  async usage(tenantId: string): Promise<UsageSnapshot> {
+    this.bind(tenantId);
+    const cur = this.current(this.clock());
+    return {
+      period: cur.period,
+      requests: cur.requests,
+      asks: cur.asks,
+      embeddingTokens: cur.embeddingTokens,
+      completionTokens: cur.completionTokens,
+      promptTokens: cur.promptTokens,
+      documents: cur.documents,
+      storedBytes: cur.storedBytes,
+      rateLimited: cur.rateLimited,
+    };
+  }
+
+  /**
+   * Writes every month with unflushed changes to D1 as absolute values (an upsert keyed
+   * by tenant and period), so a retried or repeated alarm rewrites the same figures and
+   * never double-counts. The runtime retries a throwing alarm.
+   */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = this.clock();
+    if (this.tenantId && this.cur) this.current(now); // a month that ended without traffic still rolls over
+    const pending = [...this.periods.values()].filter((p) => p.version > p.flushed).map((p) => ({ ...p }));
+    if (pending.length && this.tenantId && !this.tenantId.startsWith('__')) {
+      const stmt = this.env.DB.prepare(
+        `INSERT INTO usage (tenant_id, period, ${COUNTERS.map((c) => COLUMNS[c]).join(', ')}, updated_at)
+         VALUES (${Array.from({ length: COUNTERS.length + 3 }, (_, i) => `?${i + 1}`).join(', ')})
+         ON CONFLICT (tenant_id, period) DO UPDATE SET ${COUNTERS.map((c) => `${COLUMNS[c]} = excluded.${COLUMNS[c]}`).join(', ')},
+         updated_at = excluded.updated_at`,
+      );
+      const at = new Date().toISOString();
+      const tenantId = this.tenantId;
+      // The snapshot above is what gets written; changes made while D1 answers stay dirty.
+      await this.env.DB.batch(pending.map((p) => stmt.bind(tenantId, p.period, ...COUNTERS.map((c) => p[c]), at)));
+    }
+    for (const snap of pending) {
+      const p = this.periods.get(snap.period);
+      if (!p) continue;
+      p.flushed = Math.max(p.flushed, snap.version);
+      if (p !== this.cur && p.flushed >= p.version) {
+        // A closed month that D1 now holds in full: D1 is its record from here on.
+        this.periods.delete(p.period);
+        this.ctx.storage.sql.exec('DELETE FROM periods WHERE period = ?', p.period);
+      } else {
+        this.ctx.storage.sql.exec('UPDATE periods SET flushed = ? WHERE period = ?', p.flushed, p.period);
+      }
+    }
+    // A bucket untouched for a whole window is full again; forgetting it changes nothing.
+    for (const [name, b] of this.buckets) {
+      if (now - b.at >= WINDOW_MS) {
+        this.buckets.delete(name);
+        this.ctx.storage.sql.exec('DELETE FROM buckets WHERE name = ?', name);
+      }
+    }
+    if (this.isDirty()) this.scheduleFlush(FLUSH_INTERVAL_MS);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** The object remembers its tenant (the alarm has no caller to ask) and refuses to serve another. */
+  private bind(tenantId: string): void {
+    if (this.tenantId === tenantId) return;
+    if (this.tenantId !== null) throw new Error('TenantGuard addressed with a different tenant id');
+    if (typeof tenantId !== 'string' || !tenantId) throw new TypeError('tenantId is required');
+    this.tenantId = tenantId;
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('tenant', ?)", tenantId);
+  }
+
+  /** The current month's state, rolling over when the clock has entered a new month. */
+  private current(now: number): PeriodState {
+    const period = periodOf(now);
+    const prev = this.cur;
+    if (prev && period <= prev.period) return prev;
+    const next = { period, version: prev ? 1 : 0, flushed: 0 } as PeriodState;
+    for (const c of COUNTERS) next[c] = prev && CARRIED.includes(c) ? prev[c] : 0;
+    this.periods.set(period, next);
+    this.cur = next;
+    this.savePeriod(next);
+    // Flush the month that just closed (and the carried-over totals) right away.
+    if (prev) this.scheduleFlush(0);
+    return next;
+  }
+
+  private quotaCheck(limits: PlanLimits, quota: QuotaName, amount: number, now: number): QuotaCheck {
+    if (!(quota in QUOTA_LIMIT_FIELD)) throw new TypeError(`unknown quota "${quota}"`);
+    if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new TypeError('amount must be a finite number');
+    const cur = this.current(now);
+    const limit = quotaLimit(limits, quota);
+    const used = cur[quota];
+    const monthly = MONTHLY_QUOTAS.includes(quota);
+    return {
+      ok: limit === null || used + amount <= limit,
+      limit,
+      used,
+      retryAfterSeconds: monthly ? toSeconds(nextMonthStart(now) - now) : STANDING_RETRY_SECONDS,
+    };
+  }
+
+  private add(p: PeriodState, delta: Partial<Record<Counter, number>>): void {
+    let changed = false;
+    for (const [k, v] of Object.entries(delta) as [Counter, number][]) {
+      if (!v) continue;
+      // Counters never go below zero (e.g. deleting a document counted before metering began).
+      p[k] = Math.max(0, p[k] + v);
+      changed = true;
+    }
+    if (!changed) return;
+    p.version += 1;
+    this.savePeriod(p);
+    this.scheduleFlush(FLUSH_INTERVAL_MS);
+  }
+
+  private savePeriod(p: PeriodState): void {
+    const cols = COUNTERS.map((c) => COLUMNS[c]);
+    this.ctx.storage.sql.exec(
+      `INSERT OR REPLACE INTO periods (period, ${cols.join(', ')}, version, flushed) VALUES (?${', ?'.repeat(cols.length + 2)})`,
+      p.period,
+      ...COUNTERS.map((c) => p[c]),
+      p.version,
+      p.flushed,
+    );
+  }
+
+  private saveBucket(key: string, b: Bucket): void {
+    this.buckets.set(key, b);
+    this.ctx.storage.sql.exec('INSERT OR REPLACE INTO buckets (name, tokens, at) VALUES (?, ?, ?)', key, b.tokens, b.at);
+  }
+
+  private isDirty(): boolean {
+    for (const p of this.periods.values()) if (p.version > p.flushed) return true;
+    return false;
+  }
+
+  /** Makes sure an alarm fires within `delayMs` (wall clock); an earlier alarm already set is kept. */
+  private scheduleFlush(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    // Storage writes are covered by the output gate: the reply waits for them to be durable.
+    void this.ctx.storage.setAlarm(at);
   }
 }

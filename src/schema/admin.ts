@@ -1,5 +1,6 @@
 /** Platform administration (platform_admin only) and the tenant's audit log. */
 import type { AuditRow } from '../db/schema';
+import { limitProblem } from '../env';
 import { AppError } from '../lib/errors';
 import { pageSize } from '../lib/pagination';
 import { allow, requirePlatformAdmin } from './access';
@@ -33,7 +34,7 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
 });
 
 const TenantLimitsInput = builder.inputType('TenantLimitsInput', {
-  description: 'Per-tenant overrides of the plan limits (null clears nothing; omit a field to keep it).',
+  description: 'Per-tenant overrides of the plan limits, merged over the plan table. Omit a field to keep its current value; null sets a quota to unlimited (not allowed for the per-minute rates).',
   fields: (t) => ({
     requestsPerMinute: t.int({ required: false }),
     userRequestsPerMinute: t.int({ required: false }),
@@ -93,9 +94,9 @@ builder.mutationFields((t) => ({
         ? Object.fromEntries(Object.entries(input.limits).filter(([, v]) => v !== undefined)) as Record<string, number | null>
         : null;
       for (const [k, v] of Object.entries(limits ?? {})) {
-        if (v !== null && (typeof v !== 'number' || v < 0)) {
-          throw new AppError('BAD_USER_INPUT', `limits.${k} must be >= 0`, { field: `limits.${k}` });
-        }
+        // null = unlimited for quotas; the per-minute rates must stay positive numbers.
+        const problem = limitProblem(k, v);
+        if (problem) throw new AppError('BAD_USER_INPUT', `limits: ${problem}`, { field: `limits.${k}` });
       }
       return app.platform.updateTenant(
         String(id),

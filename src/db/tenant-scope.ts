@@ -12,6 +12,7 @@ import type { Database } from './client';
 import { ApiKeysRepo } from './repositories/api-keys';
 import { ChunksRepo } from './repositories/chunks';
 import { CollectionsRepo } from './repositories/collections';
+import { ConversationsRepo } from './repositories/conversations';
 import { DocumentsRepo } from './repositories/documents';
 import { MembersRepo } from './repositories/members';
 import { AuditRepo } from './repositories/audit';
@@ -34,6 +35,7 @@ export class TenantScope {
   readonly members: MembersRepo;
   readonly audit: AuditRepo;
   readonly settings: TenantRepo;
+  readonly conversations: ConversationsRepo;
 
   constructor(
     readonly db: Database,
@@ -49,6 +51,7 @@ export class TenantScope {
     this.members = new MembersRepo(this);
     this.audit = new AuditRepo(this);
     this.settings = new TenantRepo(this);
+    this.conversations = new ConversationsRepo(this);
   }
 
   /** Vector namespace for this tenant in the shared index (DESIGN §3). */

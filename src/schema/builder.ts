@@ -16,3 +16,5 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({});
 builder.mutationType({});
+// askStream (src/schema/chat.ts) is served over SSE by Yoga.
+builder.subscriptionType({});

@@ -7,5 +7,6 @@ import './tenant';
 import './documents';
 import './admin';
 import './search-types';
+import './chat';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -110,6 +110,10 @@ builder.mutationFields((t) => ({
       if (input.temperature != null && (input.temperature < 0 || input.temperature > 2)) {
         throw new AppError('BAD_USER_INPUT', 'temperature must be from 0 to 2', { field: 'temperature' });
       }
+      if (input.chatModel != null && !ctx.app.services.chatModels.isAllowed(input.chatModel)) {
+        const allowed = ctx.app.services.chatModels.allowed;
+        throw new AppError('BAD_USER_INPUT', `chatModel must be one of: ${allowed.join(', ')}`, { field: 'chatModel', allowed });
+      }
       if (input.retrievalTopK != null && (input.retrievalTopK < 1 || input.retrievalTopK > 50)) {
         throw new AppError('BAD_USER_INPUT', 'retrievalTopK must be from 1 to 50', { field: 'retrievalTopK' });
       }

@@ -1,0 +1,271 @@
+/**
+ * The ask service (DESIGN §6): validate → find the conversation → check the monthly ask
+ * and completion-token quotas → retrieve → build the prompt → call the model → store the
+ * question and the answer (with sources, model and token counts) in one D1 batch →
+ * report usage to the TenantGuard.
+ *
+ * Invariants:
+ * - Nothing is stored unless the model produced a complete answer: a failed or cut-off
+ *   model call leaves no question without its answer and no new, empty conversation.
+ * - Quotas are checked before any model call, so a refused ask costs nothing upstream.
+ * - The stored answer is exactly the text the client received (streamed or not).
+ * - Every source comes from the tenant-checked retriever and is re-checked here.
+ */
+import type { ChatCompletion, ChatModelPolicy, ChatProvider, ChatRequest, ChatStreamEvent } from '../ai/chat';
+import { resolveTemperature } from '../ai/chat';
+import type { ConversationRow } from '../db/schema';
+import type { StoredSource } from '../db/repositories/conversations';
+import type { TenantScope } from '../db/tenant-scope';
+import type { PlanLimits } from '../env';
+import { AppError } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { errorDetail, type Logger } from '../lib/log';
+import type { GuardClient } from '../objects/guard-types';
+import { buildPrompt, conversationTitle, DEFAULT_BUDGET, type BuiltPrompt, type HistoryMessage, type PromptBudget } from './prompt';
+import type { Hit, Retriever, SearchFilter, SearchMode } from './types';
+
+export interface AskInput {
+  question: string;
+  conversationId?: string | null;
+  filter?: SearchFilter | null;
+  topK?: number | null;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface AnswerResult {
+  text: string;
+  /** What `[n]` in the text refers to: `sources[n-1]`. */
+  sources: Hit[];
+  conversation: ConversationRow;
+  model: string;
+  usage: TokenUsage;
+  /** The stored assistant message. */
+  messageId: string;
+}
+
+export type AnswerStreamEvent =
+  | { type: 'DELTA'; delta: string }
+  | { type: 'SOURCES'; sources: Hit[] }
+  | { type: 'DONE'; result: AnswerResult };
+
+export const MAX_QUESTION_CHARS = 4_000;
+export const DEFAULT_TOP_K = 5;
+/** More context than this rarely helps an answer and only costs tokens. */
+export const MAX_TOP_K = 20;
+/** Upper bound on an answer's length; also what the completion-token quota check reserves. */
+export const ANSWER_MAX_TOKENS = 1_024;
+/** Messages read for history before the token budget trims them. */
+const HISTORY_MESSAGES = 40;
+
+export interface AnswerServiceDeps {
+  scope: TenantScope;
+  retriever: Retriever | null;
+  provider: ChatProvider;
+  models: ChatModelPolicy;
+  guard: GuardClient | null;
+  limits: PlanLimits | null;
+  log: Logger;
+  budget?: PromptBudget;
+  maxTokens?: number;
+}
+
+interface Plan {
+  question: string;
+  askedAt: number;
+  conversation: ConversationRow | null;
+  lastMessageAt: number;
+  prompt: BuiltPrompt;
+  request: ChatRequest;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class AnswerService {
+  constructor(private readonly deps: AnswerServiceDeps) {}
+
+  /** Answers a question and stores the exchange. */
+  async ask(input: AskInput): Promise<AnswerResult> {
+    const plan = await this.prepare(input);
+    let completion: ChatCompletion;
+    try {
+      completion = await this.deps.provider.complete(plan.request);
+    } catch (err) {
+      throw this.modelFailed(err);
+    }
+    return this.store(plan, completion);
+  }
+
+  /**
+   * Opens a streamed answer. Everything that can refuse the ask (input, conversation
+   * access, quota, the model's first response) happens before this resolves, so those
+   * failures are ordinary GraphQL errors; afterwards the iterable yields DELTA events,
+   * then SOURCES and DONE once the answer is stored — or throws UPSTREAM_UNAVAILABLE
+   * having stored nothing.
+   */
+  async openStream(input: AskInput, signal?: AbortSignal): Promise<AsyncIterable<AnswerStreamEvent>> {
+    const plan = await this.prepare(input);
+    plan.request.signal = signal;
+    let upstream: AsyncIterable<ChatStreamEvent>;
+    try {
+      upstream = await this.deps.provider.stream(plan.request);
+    } catch (err) {
+      throw this.modelFailed(err);
+    }
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- used inside the generator below
+    const self = this;
+    return (async function* () {
+      let streamed = '';
+      let final: ChatCompletion | null = null;
+      try {
+        for await (const ev of upstream) {
+          if (ev.type === 'delta') {
+            streamed += ev.text;
+            yield { type: 'DELTA', delta: ev.text } as const;
+          } else {
+            final = ev;
+          }
+        }
+      } catch (err) {
+        throw self.modelFailed(err);
+      }
+      if (!final) throw self.modelFailed(new Error('stream ended without a final event'));
+      const result = await self.store(plan, { ...final, text: streamed });
+      yield { type: 'SOURCES', sources: result.sources } as const;
+      yield { type: 'DONE', result } as const;
+    })();
+  }
+
+  private async prepare(input: AskInput): Promise<Plan> {
+    const { scope, guard, limits, models } = this.deps;
+    const askedAt = Date.now();
+    const question = input.question.trim();
+    if (!question || question.length > MAX_QUESTION_CHARS) {
+      throw new AppError('BAD_USER_INPUT', `question must be 1 to ${MAX_QUESTION_CHARS} characters`, { field: 'question' });
+    }
+    if (input.topK != null && (!Number.isInteger(input.topK) || input.topK < 1 || input.topK > MAX_TOP_K)) {
+      throw new AppError('BAD_USER_INPUT', `topK must be from 1 to ${MAX_TOP_K}`, { field: 'topK' });
+    }
+    const settings = scope.settings.get();
+
+    let conversation: ConversationRow | null = null;
+    let history: HistoryMessage[] = [];
+    let lastMessageAt = 0;
+    if (input.conversationId) {
+      conversation = await scope.conversations.get(input.conversationId);
+      if (!conversation) throw new AppError('NOT_FOUND', 'Conversation not found');
+      // Admins may read anyone's conversation, but words are only put in the owner's mouth by the owner.
+      if (conversation.ownerId !== scope.actor) {
+        throw new AppError('FORBIDDEN', 'Only the owner can continue a conversation');
+      }
+      const rows = await scope.conversations.messages(conversation.id, HISTORY_MESSAGES);
+      history = rows.map((m) => ({ role: m.role === 'assistant' ? 'assistant' : 'user', content: m.content }));
+      lastMessageAt = rows.length ? Date.parse(rows.at(-1)!.createdAt) : 0;
+    }
+
+    const maxTokens = this.deps.maxTokens ?? ANSWER_MAX_TOKENS;
+    if (guard && limits) {
+      // Reserve the whole answer: a tenant never goes over its completion budget by more than zero.
+      await Promise.all([
+        guard.ensureQuota(limits, 'asks', 1),
+        guard.ensureQuota(limits, 'completionTokens', maxTokens),
+      ]);
+    }
+
+    const topK = input.topK ?? Math.min(Math.max(settings.retrievalTopK ?? DEFAULT_TOP_K, 1), MAX_TOP_K);
+    const mode: SearchMode = settings.retrievalMode ?? 'HYBRID';
+    const hits = await this.retrieve({ query: question, topK, mode, filter: input.filter ?? null });
+
+    const prompt = buildPrompt({
+      systemPrompt: settings.systemPrompt, history, question, hits, budget: this.deps.budget ?? DEFAULT_BUDGET,
+    });
+    if (settings.chatModel && !models.isAllowed(settings.chatModel)) {
+      this.deps.log.warn('tenant chat model is not allowed any more; using the default', { model: settings.chatModel });
+    }
+    const request: ChatRequest = {
+      model: models.resolve(settings.chatModel),
+      temperature: resolveTemperature(settings.temperature),
+      maxTokens,
+      messages: prompt.messages,
+      question,
+      sources: prompt.sources,
+    };
+    return { question, askedAt, conversation, lastMessageAt, prompt, request };
+  }
+
+  private async retrieve(req: { query: string; topK: number; mode: SearchMode; filter: SearchFilter | null }): Promise<Hit[]> {
+    const { retriever, scope, log } = this.deps;
+    if (!retriever) return [];
+    const hits = await retriever.search(req);
+    // The retriever already checks tenancy; an answer is the one place a leak would be read aloud, so check again.
+    const own = hits.filter((h) => h.document.tenantId === scope.tenantId);
+    if (own.length !== hits.length) log.error('retriever returned foreign hits; dropped', { dropped: hits.length - own.length });
+    return own;
+  }
+
+  private async store(plan: Plan, completion: ChatCompletion): Promise<AnswerResult> {
+    const { scope } = this.deps;
+    // Strictly increasing timestamps keep (created_at, id) ordering true to the exchange.
+    const userAt = Math.max(plan.askedAt, plan.lastMessageAt + 1);
+    const answerAt = Math.max(Date.now(), userAt + 1);
+    const isNew = !plan.conversation;
+    const conversation: ConversationRow = plan.conversation
+      ? { ...plan.conversation, updatedAt: iso(answerAt) }
+      : {
+          id: newId(), tenantId: scope.tenantId, ownerId: scope.actor, title: conversationTitle(plan.question),
+          createdAt: iso(userAt), updatedAt: iso(answerAt),
+        };
+    const messageId = newId();
+    const usage = {
+      promptTokens: completion.usage.promptTokens,
+      completionTokens: completion.usage.completionTokens,
+      totalTokens: completion.usage.promptTokens + completion.usage.completionTokens,
+    };
+    const sources: StoredSource[] = plan.prompt.hits.map((h) => ({
+      chunkId: h.chunkId, documentId: h.documentId, chunkIndex: h.chunkIndex, score: h.score, text: h.text, page: h.page, heading: h.heading,
+    }));
+    try {
+      await scope.conversations.appendTurn({
+        conversation: { id: conversation.id, title: conversation.title, createdAt: conversation.createdAt, isNew },
+        messages: [
+          { id: newId(), role: 'user', content: plan.question, sources: [], model: null, promptTokens: 0, completionTokens: 0, createdAt: iso(userAt) },
+          {
+            id: messageId, role: 'assistant', content: completion.text, sources, model: completion.model,
+            promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, createdAt: iso(answerAt),
+          },
+        ],
+        audit: {
+          action: 'conversation.ask', targetType: 'conversation', targetId: conversation.id,
+          details: { messageId, model: completion.model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, sources: sources.length },
+        },
+      });
+    } finally {
+      // The model has answered, so its tokens are spent whether or not the exchange could be stored.
+      await this.report(usage);
+    }
+    return { text: completion.text, sources: plan.prompt.hits, conversation, model: completion.model, usage, messageId };
+  }
+
+  private async report(usage: TokenUsage): Promise<void> {
+    const { guard, log } = this.deps;
+    if (!guard) return;
+    try {
+      await guard.record({ asks: 1, completionTokens: usage.completionTokens, promptTokens: usage.promptTokens });
+    } catch (err) {
+      // The answer exists; losing one usage report is better than failing the ask after the fact.
+      log.warn('usage report failed', errorDetail(err));
+    }
+  }
+
+  private modelFailed(err: unknown): AppError {
+    const app = err instanceof AppError ? err : new AppError('UPSTREAM_UNAVAILABLE', 'The language model is unavailable, try again', { reason: 'error' });
+    if (app.code === 'UPSTREAM_UNAVAILABLE') {
+      this.deps.log.warn('chat model failed', { ...errorDetail(app.cause ?? err), reason: app.extensions.reason });
+    }
+    return app;
+  }
+}

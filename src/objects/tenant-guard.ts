@@ -126,6 +126,7 @@ export class TenantGuard extends DurableObject<Env> {
   private readonly buckets = new Map<string, Bucket>();
   /** The alarm time we know is set (wall clock), so the hot path never has to ask storage. */
   private alarmAt: number | null = null;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -285,13 +286,28 @@ export class TenantGuard extends DurableObject<Env> {
     };
   }
 
-  /**
-   * Writes every month with unflushed changes to D1 as absolute values (an upsert keyed
-   * by tenant and period), so a retried or repeated alarm rewrites the same figures and
-   * never double-counts. The runtime retries a throwing alarm.
-   */
+  /** The alarm flushes; the runtime retries it if the flush throws (alarms run at least once). */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    await this.flush();
+  }
+
+  /**
+   * Writes every month with unflushed changes to D1 as absolute values (an upsert keyed
+   * by tenant and period), so a retried or repeated flush rewrites the same figures and
+   * never double-counts. Flushes run one after another, so an older snapshot never lands
+   * after a newer one. Resolves once the figures as of the call are in D1.
+   */
+  flush(): Promise<void> {
+    const run = this.flushing.then(() => this.flushOnce());
+    this.flushing = run.catch(() => {
+      // The figures stay dirty; make sure something comes back for them.
+      this.scheduleFlush(FLUSH_INTERVAL_MS);
+    });
+    return run;
+  }
+
+  private async flushOnce(): Promise<void> {
     const now = this.clock();
     if (this.tenantId && this.cur) this.current(now); // a month that ended without traffic still rolls over
     const pending = [...this.periods.values()].filter((p) => p.version > p.flushed).map((p) => ({ ...p }));

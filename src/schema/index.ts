@@ -8,5 +8,6 @@ import './documents';
 import './admin';
 import './search-types';
 import './chat';
+import './usage';
 
 export const schema = builder.toSchema({ sortSchema: false });

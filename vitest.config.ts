@@ -1,26 +1,44 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/** The Worker under test, with per-project overrides of vars and secrets. */
+const worker = (overrides: Record<string, string> = {}) =>
+  cloudflareTest(async () => ({
+    wrangler: { configPath: './wrangler.toml' },
+    miniflare: {
+      bindings: {
+        ENVIRONMENT: 'test',
+        JWT_SECRET: 'test-secret-0123456789-0123456789-abcdef',
+        OPENAI_API_KEY: '',
+        ENCRYPTION_KEY: 'ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=',
+        TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+        ...overrides,
+      },
+    },
+  }));
+
+// Tests of the openai-SDK path: the Worker has a key and a base URL, and the test stubs
+// globalThis.fetch for that host (the Worker runs in the test's isolate), so the real SDK
+// code talks to a fake OpenAI-compatible endpoint. Everything else runs offline.
+const OPENAI_TESTS = 'test/**/*.openai.test.ts';
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest(async () => ({
-      wrangler: { configPath: './wrangler.toml' },
-      miniflare: {
-        bindings: {
-          ENVIRONMENT: 'test',
-          JWT_SECRET: 'test-secret-0123456789-0123456789-abcdef',
-          OPENAI_API_KEY: '',
-          ENCRYPTION_KEY: 'ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=',
-          TEST_MIGRATIONS: await readD1Migrations('./migrations'),
-        },
-      },
-    })),
-  ],
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['./test/setup.ts'],
     // Workers tests share two cores; keep the pool small and give workerd time on cold start.
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        plugins: [worker()],
+        test: { name: 'workers', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, OPENAI_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [worker({ OPENAI_API_KEY: 'sk-test-not-a-real-key', OPENAI_BASE_URL: 'https://fake-openai.test/v1' })],
+        test: { name: 'openai', include: [OPENAI_TESTS] },
+      },
+    ],
   },
 });

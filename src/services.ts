@@ -42,7 +42,7 @@ export function buildServices(deps: ServiceDeps): Services {
     answers: deps.scope
       ? new AnswerService({
           scope: deps.scope,
-          retriever: null,
+          retriever: documentServices.retriever,
           provider: createChatProvider({ apiKey: deps.config.openai.apiKey, baseUrl: deps.config.openai.baseUrl }),
           models: chatModels,
           guard: deps.guard,

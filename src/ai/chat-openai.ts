@@ -98,6 +98,8 @@ export class OpenAIChatProvider implements ChatProvider {
       maxRetries: this.opts.maxRetries,
       timeout: this.opts.timeoutMs,
       logLevel: 'warn',
+      // Resolved per call, so the runtime's global fetch is used even if it is replaced after construction.
+      fetch: (input, init) => globalThis.fetch(input as RequestInfo, init as RequestInit),
     });
     return this.client;
   }

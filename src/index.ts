@@ -8,6 +8,8 @@ import { loadConfig, type AppEnv } from './env';
 import { graphiql, wantsGraphiQL } from './http/graphiql';
 import { health } from './http/health';
 import { handleGraphQL } from './http/pipeline';
+import { consumeIngestBatch } from './rag/ingest-consumer';
+import { ingestConsumerDeps } from './services';
 
 export { TenantGuard } from './objects/tenant-guard';
 export { LocalVectorIndex } from './objects/local-vector-index';
@@ -24,5 +26,9 @@ export default {
     }
     if (url.pathname === '/') return Response.redirect(new URL('/graphql', url).toString(), 302);
     return new Response('Not found', { status: 404 });
+  },
+  /** Document ingestion (edgerag-ingest) and its dead-letter queue (edgerag-ingest-dlq). */
+  async queue(batch, env): Promise<void> {
+    await consumeIngestBatch(batch, ingestConsumerDeps(env), batch.queue.endsWith('-dlq'));
   },
 } satisfies ExportedHandler<AppEnv>;

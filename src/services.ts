@@ -4,13 +4,19 @@
  * or a raw database handle.
  */
 import { ChatModelPolicy, createChatProvider } from './ai/chat';
-import type { TenantScope } from './db/tenant-scope';
-import type { AppEnv, Config, PlanLimits } from './env';
-import type { Logger } from './lib/log';
+import type { Principal } from './auth/principal';
+import { effectiveLimits } from './context';
+import { databaseFor } from './db/client';
+import { PlatformStore } from './db/platform-store';
+import { TenantScope } from './db/tenant-scope';
+import { loadConfig, type AppEnv, type Config, type PlanLimits } from './env';
+import { createLogger, type Logger } from './lib/log';
+import { guardClient } from './objects/guard-client';
 import { guardDirectory } from './objects/guard-client';
 import type { GuardClient, GuardDirectory } from './objects/guard-types';
 import { AnswerService } from './rag/answer';
-import { buildDocumentServices, type DocumentServices } from './rag/document-services';
+import { buildDocumentServices, retrievalClients, type DocumentServices } from './rag/document-services';
+import type { ConsumerDeps } from './rag/ingest-consumer';
 
 export interface ServiceDeps {
   env: AppEnv;
@@ -34,7 +40,11 @@ export interface Services extends DocumentServices {
 
 export function buildServices(deps: ServiceDeps): Services {
   const chatModels = new ChatModelPolicy(deps.config.openai.chatModel, deps.env.CHAT_MODEL_ALLOWLIST);
-  const documentServices = buildDocumentServices(deps);
+  const documentServices = buildDocumentServices(deps, {
+    blobs: deps.env.DOCUMENTS,
+    queue: deps.env.INGEST_QUEUE,
+    fetcher: (input, init) => fetch(input, init),
+  });
   return {
     ...documentServices,
     guards: guardDirectory(deps.env.TENANT_GUARD, deps.log),
@@ -50,5 +60,34 @@ export function buildServices(deps: ServiceDeps): Services {
           log: deps.log,
         })
       : null,
+  };
+}
+
+/**
+ * The ingest queue consumer's dependencies (src/index.ts `queue`): each message acts in
+ * its own tenant's TenantScope, as the ingestion system rather than a user.
+ */
+export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
+  const config = loadConfig(env);
+  const db = databaseFor(env.DB);
+  const platform = new PlatformStore(db);
+  const log = createLogger(`queue:${crypto.randomUUID()}`);
+  return {
+    tenant: async (tenantId) => {
+      const tenant = await platform.tenantByRef(tenantId);
+      if (!tenant || tenant.id !== tenantId) return null;
+      const principal: Principal = {
+        kind: 'user', tenantRef: tenant.id, userId: 'system:ingest', apiKeyId: null, role: 'member',
+        scopes: [], platformAdmin: false, rateLimitPerMinute: null,
+      };
+      return {
+        scope: new TenantScope(db, tenant, principal, `queue:${tenantId}`),
+        limits: effectiveLimits(config, tenant),
+        guard: config.guardEnabled ? guardClient(env.TENANT_GUARD, tenant.id) : null,
+      };
+    },
+    blobs: env.DOCUMENTS,
+    ...retrievalClients({ config, env }),
+    log,
   };
 }

@@ -1,18 +1,28 @@
 /**
  * Composition of the documents-and-retrieval services for one request (wired into
- * src/services.ts). Bindings become typed clients here; the services themselves never
- * see `env`.
+ * src/services.ts, which hands over the bindings). The services themselves never see `env`.
  */
 import { embeddingProvider, type EmbeddingProvider } from '../ai/embeddings';
 import type { ServiceDeps } from '../services';
 import { vectorStoreFor } from '../vector';
 import type { VectorStore } from '../vector/types';
+import type { IngestQueue } from './ingest-types';
+import { IngestionService } from './ingestion';
 import { RetrievalService } from './retrieval';
 import type { Retriever } from './types';
 
 export interface DocumentServices {
   /** search (and chat's retrieval); null on a tenantless (platform) request. */
   retriever: Retriever | null;
+  /** ingestDocument / deleteDocument; null on a tenantless (platform) request. */
+  ingestion: IngestionService | null;
+}
+
+/** The bindings documents need, read from `env` by the composition root. */
+export interface DocumentBindings {
+  blobs: R2Bucket;
+  queue: IngestQueue;
+  fetcher: typeof fetch;
 }
 
 /** Clients shared by the request path and the queue consumer. */
@@ -20,8 +30,8 @@ export function retrievalClients(deps: Pick<ServiceDeps, 'config' | 'env'>): { v
   return { vectors: vectorStoreFor(deps.config, deps.env), embedder: embeddingProvider(deps.config) };
 }
 
-export function buildDocumentServices(deps: ServiceDeps): DocumentServices {
-  if (!deps.scope) return { retriever: null };
+export function buildDocumentServices(deps: ServiceDeps, bindings: DocumentBindings): DocumentServices {
+  if (!deps.scope || !deps.limits) return { retriever: null, ingestion: null };
   const { vectors, embedder } = retrievalClients(deps);
   const guard = deps.guard;
   return {
@@ -36,6 +46,17 @@ export function buildDocumentServices(deps: ServiceDeps): DocumentServices {
               guard.record(delta).catch((err: unknown) => deps.log.warn('usage record failed', { error: String(err) })),
             )
         : undefined,
+    }),
+    ingestion: new IngestionService({
+      scope: deps.scope,
+      blobs: bindings.blobs,
+      queue: bindings.queue,
+      vectors,
+      guard,
+      limits: deps.limits,
+      fetcher: bindings.fetcher,
+      allowPrivateUrls: deps.config.environment !== 'production',
+      log: deps.log,
     }),
   };
 }

@@ -7,6 +7,8 @@ import './tenant';
 import './documents';
 import './admin';
 import './search-types';
+import './search';
+import './ingest';
 import './chat';
 import './usage';
 

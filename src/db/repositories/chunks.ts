@@ -30,7 +30,7 @@ export interface VisibleChunk {
   document: DocumentRow;
 }
 
-/** Rows per multi-row INSERT: 9 bound values each + 3 for the guard stays under D1's 100. */
+/** Rows per multi-row INSERT: 9 bound values each stays under D1's 100 bound parameters. */
 const ROWS_PER_INSERT = 10;
 /** Ids per IN (...) list, under D1's 100 bound parameters with room for the rest. */
 const IDS_PER_STATEMENT = 80;
@@ -49,25 +49,40 @@ export class ChunksRepo {
   constructor(private readonly scope: TenantScope) {}
 
   /**
-   * Inserts for one document version, each guarded so nothing lands once the document
-   * has been deleted or superseded (its object_key no longer names this content).
-   * Idempotent: chunk ids are deterministic and a duplicate id is skipped.
+   * Inserts for one document version. Idempotent: chunk ids are deterministic and a
+   * duplicate id is skipped. Rows of a document deleted meanwhile are removed by the
+   * consumer when its final flip finds the document gone (and are invisible until then:
+   * retrieval joins every chunk to its document).
    */
-  insertStatements(documentId: string, objectKey: string, version: number, rows: NewChunk[]): BatchItem<'sqlite'>[] {
+  insertStatements(documentId: string, version: number, rows: NewChunk[]): BatchItem<'sqlite'>[] {
     const { db, tenantId } = this.scope;
     const out: BatchItem<'sqlite'>[] = [];
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      const values = rows
-        .slice(i, i + ROWS_PER_INSERT)
-        .map((c) => sql`(${c.id}, ${tenantId}, ${documentId}, ${version}, ${c.chunkIndex}, ${c.text}, ${c.page}, ${c.heading}, ${c.tokenCount})`);
       out.push(
-        db.run(sql`INSERT INTO chunks (id, tenant_id, document_id, version, chunk_index, text, page, heading, token_count)
-          SELECT * FROM (VALUES ${sql.join(values, sql`, `)})
-          WHERE EXISTS (SELECT 1 FROM documents WHERE tenant_id = ${tenantId} AND id = ${documentId} AND object_key = ${objectKey})
-          ON CONFLICT (id) DO NOTHING`),
+        db
+          .insert(chunks)
+          .values(rows.slice(i, i + ROWS_PER_INSERT).map((c) => ({ ...c, tenantId, documentId, version })))
+          .onConflictDoNothing({ target: chunks.id }),
       );
     }
     return out;
+  }
+
+  /**
+   * Writes a version's chunks in transactions of at most `perBatch` statements. Not
+   * atomic as a whole, and need not be: the chunks stay invisible until the document flips.
+   */
+  async insertVersion(documentId: string, version: number, rows: NewChunk[], perBatch = 50): Promise<void> {
+    const statements = this.insertStatements(documentId, version, rows);
+    for (let i = 0; i < statements.length; i += perBatch) {
+      const [first, ...rest] = statements.slice(i, i + perBatch);
+      if (first) await this.scope.db.batch([first, ...rest]);
+    }
+  }
+
+  /** Deletes a document's chunks now: one version, all but one, or all. */
+  async delete(documentId: string, opts: { version?: number; exceptVersion?: number } = {}): Promise<void> {
+    await this.deleteStatement(documentId, opts);
   }
 
   /** Ids of a document's chunks: of one version, or of every version but one. */

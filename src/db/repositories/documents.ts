@@ -1,4 +1,6 @@
-import { and, asc, count, eq, inArray, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { nowIso } from '../../lib/ids';
 import type { Page } from '../../lib/pagination';
 import { documents, type DocumentRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
@@ -10,7 +12,32 @@ export interface DocumentListFilter {
   tag?: string | null;
 }
 
-/** Read side of documents; ingestion (src/rag) adds the write side through this scope. */
+/** What ingestion needs to accept (or replace) a document: the row's new state. */
+export interface AcceptedDocument {
+  name: string;
+  collectionId: string | null;
+  sourceType: 'text' | 'file' | 'url';
+  mimeType: string;
+  sourceUrl: string | null;
+  contentHash: string;
+  sizeBytes: number;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  /** R2 key of the new original, `<tenant>/<document>/<version>`: names the content being processed. */
+  objectKey: string;
+}
+
+/**
+ * The version an object key names. `documents.version` is the version whose chunks are
+ * visible (0 = none yet); the object key names the newest accepted content, which
+ * becomes visible when its processing completes.
+ */
+export function keyVersion(objectKey: string | null): number {
+  const v = Number(objectKey?.split('/').pop());
+  return Number.isInteger(v) && v > 0 ? v : 0;
+}
+
+/** Documents of this tenant: reads for the API, writes for ingestion (src/rag). */
 export class DocumentsRepo {
   constructor(private readonly scope: TenantScope) {}
 
@@ -53,5 +80,98 @@ export class DocumentsRepo {
     const { db, tenantId } = this.scope;
     const row = await db.select({ n: count() }).from(documents).where(eq(documents.tenantId, tenantId)).get();
     return row?.n ?? 0;
+  }
+
+  /** The document with this name in this collection (null collection = none), if any. */
+  async findByName(name: string, collectionId: string | null): Promise<DocumentRow | null> {
+    const { db, tenantId } = this.scope;
+    const row = await db
+      .select()
+      .from(documents)
+      .where(and(eq(documents.tenantId, tenantId), eq(documents.name, name), collectionId ? eq(documents.collectionId, collectionId) : isNull(documents.collectionId)))
+      .orderBy(asc(documents.createdAt))
+      .get();
+    return row ?? null;
+  }
+
+  /** Inserts a new document (PENDING, nothing visible yet) with its audit row. */
+  async insertPending(id: string, doc: AcceptedDocument): Promise<DocumentRow> {
+    const { db, tenantId } = this.scope;
+    const ts = nowIso();
+    const row: DocumentRow = {
+      id, tenantId, collectionId: doc.collectionId, name: doc.name, sourceType: doc.sourceType, mimeType: doc.mimeType,
+      sourceUrl: doc.sourceUrl, contentHash: doc.contentHash, status: 'pending', error: null, chunkCount: 0,
+      sizeBytes: doc.sizeBytes, tags: JSON.stringify(doc.tags), metadata: JSON.stringify(doc.metadata), objectKey: doc.objectKey,
+      version: 0, attempts: 0, createdBy: this.scope.actor, createdAt: ts, updatedAt: ts,
+    };
+    await this.scope.writeAudited([db.insert(documents).values(row)], {
+      action: 'document.ingest', targetType: 'document', targetId: id,
+      details: { name: doc.name, sourceType: doc.sourceType, mimeType: doc.mimeType, sizeBytes: doc.sizeBytes, contentHash: doc.contentHash },
+    });
+    return row;
+  }
+
+  /**
+   * Accepts new content for an existing document: PENDING again, pointing at the new
+   * original. The previous version stays searchable until the new one completes.
+   */
+  async acceptReplacement(existing: DocumentRow, doc: AcceptedDocument): Promise<DocumentRow> {
+    const { db, tenantId } = this.scope;
+    const patch = {
+      sourceType: doc.sourceType, mimeType: doc.mimeType, sourceUrl: doc.sourceUrl, contentHash: doc.contentHash,
+      status: 'pending' as const, error: null, sizeBytes: doc.sizeBytes, tags: JSON.stringify(doc.tags),
+      metadata: JSON.stringify(doc.metadata), objectKey: doc.objectKey, attempts: 0, updatedAt: nowIso(),
+    };
+    await this.scope.writeAudited([db.update(documents).set(patch).where(and(eq(documents.tenantId, tenantId), eq(documents.id, existing.id)))], {
+      action: 'document.replace', targetType: 'document', targetId: existing.id,
+      details: { name: existing.name, previousHash: existing.contentHash, contentHash: doc.contentHash, sizeBytes: doc.sizeBytes },
+    });
+    return { ...existing, ...patch };
+  }
+
+  /**
+   * Claims a document for processing the content `objectKey` names: PENDING/PROCESSING →
+   * PROCESSING, attempts + 1. Null when that content is no longer current (replaced,
+   * deleted) or already finished, so a late or duplicate queue message does nothing.
+   */
+  async claim(id: string, objectKey: string): Promise<DocumentRow | null> {
+    const { db, tenantId } = this.scope;
+    const rows = await db
+      .update(documents)
+      .set({ status: 'processing', attempts: sql`${documents.attempts} + 1`, updatedAt: nowIso() })
+      .where(and(eq(documents.tenantId, tenantId), eq(documents.id, id), eq(documents.objectKey, objectKey), inArray(documents.status, ['pending', 'processing'])))
+      .returning();
+    return rows[0] ?? null;
+  }
+
+  /**
+   * The flip that makes a version visible, in one statement: version, COMPLETED and the
+   * chunk count change together. False when the content is no longer current.
+   */
+  async complete(id: string, objectKey: string, version: number, chunkCount: number): Promise<boolean> {
+    const { db, tenantId } = this.scope;
+    const rows = await db
+      .update(documents)
+      .set({ version, status: 'completed', chunkCount, error: null, updatedAt: nowIso() })
+      .where(and(eq(documents.tenantId, tenantId), eq(documents.id, id), eq(documents.objectKey, objectKey), eq(documents.status, 'processing')))
+      .returning({ id: documents.id });
+    return rows.length > 0;
+  }
+
+  /** Records a failed attempt: FAILED for good, or PENDING again while the queue retries. */
+  async markAttempt(id: string, objectKey: string, outcome: 'failed' | 'pending', error: string): Promise<boolean> {
+    const { db, tenantId } = this.scope;
+    const rows = await db
+      .update(documents)
+      .set({ status: outcome, error: error.slice(0, 1000), updatedAt: nowIso() })
+      .where(and(eq(documents.tenantId, tenantId), eq(documents.id, id), eq(documents.objectKey, objectKey), inArray(documents.status, ['pending', 'processing'])))
+      .returning({ id: documents.id });
+    return rows.length > 0;
+  }
+
+  /** Statement deleting the document row (its chunks go in the same batch, see ChunksRepo). */
+  deleteStatement(id: string): BatchItem<'sqlite'> {
+    const { db, tenantId } = this.scope;
+    return db.delete(documents).where(and(eq(documents.tenantId, tenantId), eq(documents.id, id)));
   }
 }

@@ -1,0 +1,211 @@
+/**
+ * Ingestion, queue side: PENDING → PROCESSING → COMPLETED | FAILED.
+ *
+ * All-or-nothing visibility: chunks are written under the new version while the
+ * document still points at its previous one, vectors are upserted, and only then one
+ * UPDATE flips `documents.version` and the status together. Retrieval shows a chunk only
+ * when its version is the document's, so readers see the old version or the new one,
+ * never a mix. Old versions are cleaned up after the flip; a version that fails is
+ * removed before the document is marked FAILED.
+ *
+ * Idempotent under Queues' at-least-once delivery: chunk ids are deterministic
+ * (`<document>:<version>:<index>`), inserts skip existing ids, upserts replace, and every
+ * state change is conditional on the document still naming this message's content.
+ */
+import { embedAll, EmbeddingProviderError, type EmbeddingProvider } from '../ai/embeddings';
+import { estimateTokens } from '../ai/tokens';
+import type { TenantScope } from '../db/tenant-scope';
+import type { DocumentRow } from '../db/schema';
+import type { PlanLimits } from '../env';
+import { AppError } from '../lib/errors';
+import type { Logger } from '../lib/log';
+import type { GuardClient } from '../objects/guard-types';
+import type { Metadata, VectorStore } from '../vector/types';
+import { chunkBlocks, type Chunk } from './chunking';
+import { extractBlocks, SUPPORTED_MIME, type SupportedMime } from './extract';
+import { deleteOriginals } from './ingestion';
+import { INGEST_MAX_ATTEMPTS, type IngestMessage } from './ingest-types';
+
+/** Most chunks one document may produce (a 10 MiB text is about 8k chunks). */
+export const MAX_CHUNKS_PER_DOCUMENT = 20_000;
+/** D1 statements per batch() while writing chunks (each batch is one transaction). */
+const STATEMENTS_PER_BATCH = 50;
+
+export interface TenantContext {
+  scope: TenantScope;
+  limits: PlanLimits;
+  guard: GuardClient | null;
+}
+
+export interface ConsumerDeps {
+  /** The tenant's scope, limits and guard; null when the tenant no longer exists. */
+  tenant(tenantId: string): Promise<TenantContext | null>;
+  blobs: R2Bucket;
+  vectors: VectorStore;
+  embedder: EmbeddingProvider;
+  log: Logger;
+  maxAttempts?: number;
+}
+
+/** A failure with a message fit for `document.error`; `retryable` sends it back to the queue. */
+export class IngestError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'IngestError';
+  }
+}
+
+/** Exponential backoff between attempts: 10 s, 20 s, 40 s, 80 s … capped at 10 minutes. */
+export const retryDelaySeconds = (attempt: number) => Math.min(600, 10 * 2 ** Math.max(0, attempt - 1));
+
+/** Handles one batch from the ingest queue, or (dlq = true) from its dead-letter queue. */
+export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: ConsumerDeps, dlq: boolean): Promise<void> {
+  for (const message of batch.messages) {
+    const body = message.body as Partial<IngestMessage>;
+    if (!body || body.type !== 'ingest' || !body.tenantId || !body.documentId || !body.objectKey || !body.version) {
+      deps.log.warn('ingest: malformed message dropped', { id: message.id });
+      message.ack();
+      continue;
+    }
+    const msg = body as IngestMessage;
+    try {
+      if (dlq) {
+        await giveUp(msg, deps);
+        message.ack();
+        continue;
+      }
+      const outcome = await processMessage(msg, message.attempts, deps);
+      if (outcome.retry) message.retry({ delaySeconds: outcome.delaySeconds });
+      else message.ack();
+    } catch (err) {
+      // Bookkeeping itself failed (D1 unreachable…): let the queue redeliver.
+      deps.log.error('ingest: message handling failed', { documentId: msg.documentId, error: String(err) });
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+}
+
+/** The dead-letter consumer: the message exhausted its retries without an outcome. */
+async function giveUp(msg: IngestMessage, deps: ConsumerDeps): Promise<void> {
+  const t = await deps.tenant(msg.tenantId);
+  if (!t) return;
+  const row = await t.scope.documents.get(msg.documentId);
+  if (!row || row.objectKey !== msg.objectKey) return;
+  await removeVersion(t, row.id, msg.version, deps);
+  const reason = row.error ? ` Last error: ${row.error.replace(/^Attempt \d+ failed: /, '').replace(/; retrying\.?$/, '')}` : '';
+  await t.scope.documents.markAttempt(row.id, msg.objectKey, 'failed', `Processing gave up after repeated failures.${reason}`);
+}
+
+type Outcome = { retry: false } | { retry: true; delaySeconds: number };
+
+async function processMessage(msg: IngestMessage, attempt: number, deps: ConsumerDeps): Promise<Outcome> {
+  const t = await deps.tenant(msg.tenantId);
+  if (!t) return { retry: false };
+  const doc = await t.scope.documents.claim(msg.documentId, msg.objectKey);
+  if (!doc) return { retry: false }; // replaced, deleted or already finished
+  try {
+    await indexVersion(t, doc, msg, deps);
+    return { retry: false };
+  } catch (err) {
+    const maxAttempts = deps.maxAttempts ?? INGEST_MAX_ATTEMPTS;
+    const failure = asIngestError(err);
+    if (!(failure instanceof IngestError)) deps.log.error('ingest: unexpected error', { documentId: doc.id, error: String(err), stack: (err as Error)?.stack });
+    const e = failure instanceof IngestError ? failure : new IngestError('Processing failed unexpectedly.', true);
+    if (e.retryable && attempt < maxAttempts) {
+      await t.scope.documents.markAttempt(doc.id, msg.objectKey, 'pending', `Attempt ${attempt} failed: ${e.message}; retrying.`);
+      return { retry: true, delaySeconds: retryDelaySeconds(attempt) };
+    }
+    // Final: nothing of this version may stay behind, then FAILED with the reason.
+    await removeVersion(t, doc.id, msg.version, deps);
+    const suffix = e.retryable ? ` (gave up after ${attempt} attempts)` : '';
+    await t.scope.documents.markAttempt(doc.id, msg.objectKey, 'failed', `${e.message}${suffix}`);
+    return { retry: false };
+  }
+}
+
+function asIngestError(err: unknown): IngestError | unknown {
+  if (err instanceof IngestError) return err;
+  if (err instanceof EmbeddingProviderError) return new IngestError(err.message.charAt(0).toUpperCase() + err.message.slice(1) + '.', err.retryable);
+  if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED') return new IngestError('The monthly embedding token quota is exhausted.', false);
+  if (err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE') return new IngestError('The usage guard was unavailable.', true);
+  return err;
+}
+
+async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessage, deps: ConsumerDeps): Promise<void> {
+  const { scope } = t;
+  const original = await deps.blobs.get(msg.objectKey);
+  if (!original) throw new IngestError('The original file is missing from storage.', false);
+  const bytes = new Uint8Array(await original.arrayBuffer());
+  const mime = (SUPPORTED_MIME as readonly string[]).includes(doc.mimeType) ? (doc.mimeType as SupportedMime) : 'text/plain';
+  let chunks: Chunk[];
+  try {
+    chunks = chunkBlocks(await extractBlocks(bytes, mime));
+  } catch (err) {
+    deps.log.warn('ingest: extraction failed', { documentId: doc.id, error: String(err) });
+    throw new IngestError(mime === 'application/pdf' ? 'The PDF could not be read.' : 'The text could not be extracted.', false);
+  }
+  if (chunks.length === 0) throw new IngestError('No text could be extracted from the document.', false);
+  if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) throw new IngestError(`The document produces more than ${MAX_CHUNKS_PER_DOCUMENT} chunks.`, false);
+
+  // Headings travel with the chunk into the embedding (not into the stored text).
+  const inputs = chunks.map((c) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text));
+  await t.guard?.ensureQuota(t.limits, 'embeddingTokens', inputs.reduce((n, s) => n + estimateTokens(s), 0));
+  const { vectors, tokens } = await embedAll(deps.embedder, inputs);
+
+  const rows = chunks.map((c) => ({
+    id: `${doc.id}:${msg.version}:${c.index}`,
+    chunkIndex: c.index,
+    text: c.text,
+    page: c.page,
+    heading: c.heading,
+    tokenCount: c.tokenCount,
+  }));
+  await scope.chunks.insertVersion(doc.id, msg.version, rows, STATEMENTS_PER_BATCH);
+  const tags = JSON.parse(doc.tags) as string[];
+  const metadata = (): Metadata => ({
+    tenant_id: scope.tenantId,
+    document_id: doc.id,
+    collection_id: doc.collectionId,
+    // Vectorize metadata is scalar: tags as one delimited string (filtering on tags happens in D1).
+    tags: tags.length ? `|${tags.join('|')}|` : null,
+    type: doc.mimeType,
+    version: msg.version,
+  });
+  try {
+    await deps.vectors.upsert(scope.vectorNamespace, rows.map((r, i) => ({ id: r.id, values: vectors[i]!, metadata: metadata() })));
+  } catch (err) {
+    deps.log.warn('ingest: vector upsert failed', { documentId: doc.id, error: String(err) });
+    throw new IngestError('The vector index was unavailable.', true);
+  }
+
+  if (!(await scope.documents.complete(doc.id, msg.objectKey, msg.version, rows.length))) {
+    // Deleted or replaced while we worked: this version must not linger.
+    await removeVersion(t, doc.id, msg.version, deps);
+    return;
+  }
+  await t.guard?.record({ embeddingTokens: tokens }).catch((err: unknown) => deps.log.warn('ingest: usage record failed', { error: String(err) }));
+  // The flip is done; everything below is cleanup of versions nobody can see any more.
+  try {
+    const stale = await scope.chunks.ids(doc.id, { exceptVersion: msg.version });
+    if (stale.length) {
+      await deps.vectors.deleteByIds(scope.vectorNamespace, stale);
+      await scope.chunks.delete(doc.id, { exceptVersion: msg.version });
+    }
+    await deleteOriginals(deps.blobs, `${scope.tenantId}/${doc.id}/`, msg.objectKey);
+  } catch (err) {
+    deps.log.warn('ingest: cleanup of old versions failed', { documentId: doc.id, error: String(err) });
+  }
+}
+
+/** Removes the chunks and vectors written for one version (never the visible one). */
+async function removeVersion(t: TenantContext, documentId: string, version: number, deps: ConsumerDeps): Promise<void> {
+  const row = await t.scope.documents.get(documentId);
+  if (row && row.version === version) return;
+  const ids = await t.scope.chunks.ids(documentId, { version });
+  if (ids.length === 0) return;
+  await deps.vectors.deleteByIds(t.scope.vectorNamespace, ids);
+  await t.scope.chunks.delete(documentId, { version });
+}

@@ -1,0 +1,200 @@
+/**
+ * Ingestion, request side (DESIGN §6, §7 ingestDocument / deleteDocument): validate,
+ * enforce plan limits, store the original in R2 under the tenant's prefix, record the
+ * document (PENDING) and enqueue it. Processing happens in the queue consumer
+ * (src/rag/ingest-consumer.ts); clients poll `document(id) { status }`.
+ */
+import type { TenantScope } from '../db/tenant-scope';
+import { keyVersion, type AcceptedDocument } from '../db/repositories/documents';
+import type { DocumentRow } from '../db/schema';
+import type { PlanLimits } from '../env';
+import { AppError } from '../lib/errors';
+import { newId, sha256Hex } from '../lib/ids';
+import type { Logger } from '../lib/log';
+import type { GuardClient } from '../objects/guard-types';
+import type { VectorStore } from '../vector/types';
+import { decodeUtf8, detectMime, isPdf, normaliseText, type SupportedMime } from './extract';
+import { objectKeyFor, type IngestQueue } from './ingest-types';
+import { fetchUrlSource } from './url-source';
+
+export interface IngestInput {
+  name: string;
+  text?: string | null;
+  file?: File | null;
+  url?: string | null;
+  collectionId?: string | null;
+  tags?: string[] | null;
+  metadata?: unknown;
+}
+
+export interface IngestionDeps {
+  scope: TenantScope;
+  blobs: R2Bucket;
+  queue: IngestQueue;
+  vectors: VectorStore;
+  guard: GuardClient | null;
+  limits: PlanLimits;
+  fetcher: typeof fetch;
+  /** Development/test only: allow ingesting from localhost URLs. */
+  allowPrivateUrls: boolean;
+  log: Logger;
+}
+
+const MAX_NAME = 200;
+const MAX_TAGS = 20;
+const MAX_TAG = 64;
+const MAX_METADATA_BYTES = 8 * 1024;
+
+interface Source {
+  bytes: Uint8Array;
+  mime: SupportedMime;
+  sourceType: AcceptedDocument['sourceType'];
+  sourceUrl: string | null;
+  /** SHA-256 of the normalised text (text types) or of the bytes (PDF). */
+  contentHash: string;
+}
+
+const bad = (message: string, field: string) => new AppError('BAD_USER_INPUT', message, { field });
+
+export class IngestionService {
+  constructor(private readonly deps: IngestionDeps) {}
+
+  /**
+   * Accepts a document. Same name (in the same collection) and same content as a
+   * document that did not fail: returns it unchanged (no-op). Same name, other content:
+   * a replacement — the old version stays searchable until the new one completes.
+   */
+  async ingest(input: IngestInput): Promise<DocumentRow> {
+    const { scope, limits, guard } = this.deps;
+    const name = (input.name ?? '').trim();
+    if (!name || name.length > MAX_NAME) throw bad(`name must be 1 to ${MAX_NAME} characters`, 'name');
+    const given = [input.text != null, input.file != null, input.url != null].filter(Boolean).length;
+    if (given !== 1) throw bad('give exactly one of text, file or url', 'input');
+    const tags = normaliseTags(input.tags);
+    const metadata = normaliseMetadata(input.metadata);
+    const collectionId = input.collectionId ? String(input.collectionId) : null;
+    if (collectionId && !(await scope.collections.get(collectionId))) throw new AppError('NOT_FOUND', 'Collection not found');
+
+    const source = await this.readSource(input, name);
+    const existing = await scope.documents.findByName(name, collectionId);
+    if (existing && existing.contentHash === source.contentHash && existing.status !== 'failed') return existing;
+
+    const sizeBytes = source.bytes.byteLength;
+    if (!existing) {
+      await guard?.ensureQuota(limits, 'documents', 1);
+    }
+    const growth = sizeBytes - (existing?.sizeBytes ?? 0);
+    if (growth > 0) await guard?.ensureQuota(limits, 'storedBytes', growth);
+
+    const id = existing?.id ?? newId();
+    const version = existing ? Math.max(existing.version, keyVersion(existing.objectKey)) + 1 : 1;
+    const objectKey = objectKeyFor(scope.tenantId, id, version);
+    await this.deps.blobs.put(objectKey, source.bytes, {
+      httpMetadata: { contentType: source.mime },
+      customMetadata: { tenantId: scope.tenantId, documentId: id, contentHash: source.contentHash },
+    });
+    const accepted: AcceptedDocument = {
+      name, collectionId, sourceType: source.sourceType, mimeType: source.mime, sourceUrl: source.sourceUrl,
+      contentHash: source.contentHash, sizeBytes, tags, metadata, objectKey,
+    };
+    let row: DocumentRow;
+    try {
+      row = existing ? await scope.documents.acceptReplacement(existing, accepted) : await scope.documents.insertPending(id, accepted);
+    } catch (err) {
+      await this.deps.blobs.delete(objectKey).catch(() => undefined);
+      throw err;
+    }
+    try {
+      await this.deps.queue.send({ type: 'ingest', tenantId: scope.tenantId, documentId: id, objectKey, version });
+    } catch (err) {
+      this.deps.log.error('ingest enqueue failed', { documentId: id, error: String(err) });
+      await scope.documents.markAttempt(id, objectKey, 'failed', 'Could not be queued for processing; ingest it again.');
+      throw new AppError('UPSTREAM_UNAVAILABLE', 'The ingestion queue is unavailable, try again');
+    }
+    await guard?.record(existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes });
+    return row;
+  }
+
+  /** Deletes a document with its chunks, vectors and originals; a foreign or unknown id is NOT_FOUND. */
+  async delete(id: string): Promise<boolean> {
+    const { scope, guard } = this.deps;
+    const row = await scope.documents.get(id);
+    if (!row) throw new AppError('NOT_FOUND', 'Document not found');
+    const chunkIds = await scope.chunks.ids(id);
+    await scope.writeAudited([scope.chunks.deleteStatement(id), scope.documents.deleteStatement(id)], {
+      action: 'document.delete', targetType: 'document', targetId: id, details: { name: row.name, chunks: chunkIds.length },
+    });
+    // D1 is the source of truth: from here on no hit can resolve to this document, so a
+    // failure below leaves unreachable leftovers (logged), never visible data.
+    try {
+      await this.deps.vectors.deleteByIds(scope.vectorNamespace, chunkIds);
+    } catch (err) {
+      this.deps.log.warn('vector delete failed', { documentId: id, error: String(err) });
+    }
+    await deleteOriginals(this.deps.blobs, `${scope.tenantId}/${id}/`, null).catch((err: unknown) =>
+      this.deps.log.warn('original delete failed', { documentId: id, error: String(err) }),
+    );
+    await guard?.record({ documents: -1, storedBytes: -row.sizeBytes });
+    return true;
+  }
+
+  private async readSource(input: IngestInput, name: string): Promise<Source> {
+    const max = this.deps.limits.maxDocumentBytes;
+    const tooLarge = () => new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${max} bytes`, { limit: max });
+    if (input.text != null) {
+      const bytes = new TextEncoder().encode(input.text);
+      if (bytes.byteLength > max) throw tooLarge();
+      // Inline text is Markdown or HTML when its name says so.
+      const mime = detectMime(null, name) ?? 'text/plain';
+      return this.finish(bytes, mime === 'application/pdf' ? 'text/plain' : mime, 'text', null, 'text');
+    }
+    if (input.file != null) {
+      const file = input.file;
+      if (file.size > max) throw tooLarge();
+      const mime = detectMime(file.type, file.name || name);
+      if (!mime) throw bad(`unsupported file type "${file.type || file.name}": use text, Markdown, HTML or PDF`, 'file');
+      return this.finish(new Uint8Array(await file.arrayBuffer()), mime, 'file', null, 'file');
+    }
+    const fetched = await fetchUrlSource(String(input.url), { maxBytes: max, allowPrivateHosts: this.deps.allowPrivateUrls, fetcher: this.deps.fetcher });
+    const mime = detectMime(fetched.contentType, new URL(fetched.finalUrl).pathname);
+    if (!mime) throw bad(`unsupported content type "${fetched.contentType}": use text, Markdown, HTML or PDF`, 'url');
+    return this.finish(fetched.bytes, mime, 'url', fetched.finalUrl, 'url');
+  }
+
+  private async finish(bytes: Uint8Array, mime: SupportedMime, sourceType: Source['sourceType'], sourceUrl: string | null, field: string): Promise<Source> {
+    if (bytes.byteLength === 0) throw bad('the document is empty', field);
+    if (mime === 'application/pdf') {
+      if (!isPdf(bytes)) throw bad('the file is not a PDF', field);
+      return { bytes, mime, sourceType, sourceUrl, contentHash: await sha256Hex(bytes) };
+    }
+    const text = normaliseText(decodeUtf8(bytes));
+    if (!text) throw bad('the document has no text', field);
+    return { bytes, mime, sourceType, sourceUrl, contentHash: await sha256Hex(text) };
+  }
+}
+
+/** Deletes the originals under `prefix` except `keep` (R2 lists at most 1000 keys per page). */
+export async function deleteOriginals(blobs: R2Bucket, prefix: string, keep: string | null): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await blobs.list({ prefix, cursor });
+    const keys = page.objects.map((o) => o.key).filter((k) => k !== keep);
+    if (keys.length) await blobs.delete(keys);
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+}
+
+function normaliseTags(tags: string[] | null | undefined): string[] {
+  if (!tags) return [];
+  const out = [...new Set(tags.map((t) => t.trim()).filter(Boolean))];
+  if (out.length > MAX_TAGS) throw bad(`at most ${MAX_TAGS} tags`, 'tags');
+  if (out.some((t) => t.length > MAX_TAG)) throw bad(`tags are at most ${MAX_TAG} characters`, 'tags');
+  return out;
+}
+
+function normaliseMetadata(m: unknown): Record<string, unknown> {
+  if (m === undefined || m === null) return {};
+  if (typeof m !== 'object' || Array.isArray(m)) throw bad('metadata must be a JSON object', 'metadata');
+  if (new TextEncoder().encode(JSON.stringify(m)).byteLength > MAX_METADATA_BYTES) throw bad(`metadata must be at most ${MAX_METADATA_BYTES} bytes`, 'metadata');
+  return m as Record<string, unknown>;
+}

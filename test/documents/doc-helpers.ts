@@ -1,0 +1,142 @@
+/**
+ * Helpers for document tests: ingest through GraphQL, then drive the ingest queue
+ * deterministically by calling the Worker's own queue() handler (createMessageBatch /
+ * getQueueResult). Miniflare also delivers the real message in the background; the
+ * consumer is idempotent, so whichever runs first, the outcome is the same.
+ */
+import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from 'cloudflare:test';
+import { expect } from 'vitest';
+import worker from '../../src/index';
+import { gql, type TestTenant } from '../helpers';
+
+export const DOC_FIELDS = 'id name status error chunkCount contentHash tags mimeType sourceType sizeBytes collection { id }';
+
+export interface DocRow {
+  id: string;
+  tenant_id: string;
+  object_key: string;
+  version: number;
+  status: string;
+  error: string | null;
+  content_hash: string;
+  chunk_count: number;
+}
+
+export async function ingest(t: TestTenant, input: Record<string, unknown>, token = t.token) {
+  return gql(`mutation($input: IngestDocumentInput!) { ingestDocument(input: $input) { ${DOC_FIELDS} } }`, { input }, { token });
+}
+
+export async function row(id: string): Promise<DocRow | null> {
+  return env.DB.prepare('SELECT * FROM documents WHERE id = ?').bind(id).first<DocRow>();
+}
+
+/** The message ingestDocument enqueued for the document's current content. */
+export async function messageFor(id: string) {
+  const r = await row(id);
+  if (!r) throw new Error(`no document ${id}`);
+  return { type: 'ingest', tenantId: r.tenant_id, documentId: id, objectKey: r.object_key, version: Number(r.object_key.split('/').pop()) };
+}
+
+/** Runs the Worker's queue handler on one message, as delivery `attempts`; returns ack/retry state. */
+export async function deliver(id: string, opts: { attempts?: number; queue?: string; workerEnv?: Record<string, unknown> } = {}) {
+  const body = await messageFor(id);
+  const batch = createMessageBatch(opts.queue ?? 'edgerag-ingest', [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: opts.attempts ?? 1, body }]);
+  const ctx = createExecutionContext();
+  await (worker as ExportedHandler<Env>).queue!(batch as MessageBatch<unknown>, (opts.workerEnv ?? env) as Env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** Ingests and processes; returns the document as the API shows it afterwards. */
+export async function ingestProcessed(t: TestTenant, input: Record<string, unknown>) {
+  const r = await ingest(t, input);
+  expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+  const id = r.body.data.ingestDocument.id as string;
+  await deliver(id);
+  return getDocument(t, id);
+}
+
+export async function getDocument(t: TestTenant, id: string, token = t.token) {
+  const r = await gql(`query($id: ID!) { document(id: $id) { ${DOC_FIELDS} } }`, { id }, { token });
+  expect(r.body.errors).toBeUndefined();
+  return r.body.data.document;
+}
+
+export interface HitShape {
+  score: number;
+  text: string;
+  chunkIndex: number;
+  page: number | null;
+  heading: string | null;
+  chunkId: string;
+  document: { id: string; name: string };
+}
+
+export async function search(t: TestTenant, input: Record<string, unknown>, token = t.token) {
+  return gql<{ search: { hits: HitShape[] } }>(
+    `query($input: SearchInput!) { search(input: $input) { hits { score text chunkIndex page heading chunkId document { id name } } } }`,
+    { input },
+    { token },
+  );
+}
+
+export async function hits(t: TestTenant, input: Record<string, unknown>): Promise<HitShape[]> {
+  const r = await search(t, input);
+  expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+  return r.body.data!.search.hits;
+}
+
+export const MODES = ['VECTOR', 'KEYWORD', 'HYBRID'] as const;
+
+export async function chunkCount(documentId: string): Promise<number> {
+  return (await env.DB.prepare('SELECT count(*) AS n FROM chunks WHERE document_id = ?').bind(documentId).first<{ n: number }>())!.n;
+}
+
+export async function vectorCount(tenantId: string): Promise<number> {
+  const stub = env.LOCAL_VECTORS.get(env.LOCAL_VECTORS.idFromName(tenantId));
+  return (await stub.describe()).vectorCount;
+}
+
+export async function originals(tenantId: string, documentId: string): Promise<string[]> {
+  return (await env.DOCUMENTS.list({ prefix: `${tenantId}/${documentId}/` })).objects.map((o) => o.key);
+}
+
+/** A GraphQL multipart upload (https://github.com/jaydenseric/graphql-multipart-request-spec). */
+export async function upload(t: TestTenant, input: Record<string, unknown>, file: File, token = t.token) {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({
+    query: `mutation($input: IngestDocumentInput!) { ingestDocument(input: $input) { ${DOC_FIELDS} } }`,
+    variables: { input: { ...input, file: null } },
+  }));
+  form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
+  form.set('0', file);
+  const res = await SELF.fetch('http://localhost/graphql', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } };
+}
+
+/** A minimal valid PDF with one line of text per page (Helvetica), xref offsets computed. */
+export function makePdf(pages: string[]): Uint8Array<ArrayBuffer> {
+  const objs: string[] = [];
+  const n = pages.length;
+  // 1 catalog, 2 pages, 3 font, then per page: page object + content stream.
+  objs.push('<< /Type /Catalog /Pages 2 0 R >>');
+  const kids = pages.map((_, i) => `${4 + i * 2} 0 R`).join(' ');
+  objs.push(`<< /Type /Pages /Kids [${kids}] /Count ${n} >>`);
+  objs.push('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>');
+  pages.forEach((text, i) => {
+    const esc = text.replace(/[\\()]/g, (c) => `\\${c}`);
+    const stream = `BT /F1 12 Tf 72 720 Td (${esc}) Tj ET`;
+    objs.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + i * 2} 0 R >>`);
+    objs.push(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
+  });
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objs.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return new TextEncoder().encode(out);
+}

@@ -41,9 +41,17 @@ export async function messageFor(id: string) {
 export async function deliver(id: string, opts: { attempts?: number; queue?: string; workerEnv?: Record<string, unknown> } = {}) {
   const body = await messageFor(id);
   const batch = createMessageBatch(opts.queue ?? 'edgerag-ingest', [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: opts.attempts ?? 1, body }]);
+  // getQueueResult does not report retry delays: record what the handler asked for.
+  const delays: (number | undefined)[] = [];
+  const message = batch.messages[0]!;
+  const retry = message.retry.bind(message);
+  message.retry = (o?: QueueRetryOptions) => {
+    delays.push(o?.delaySeconds);
+    retry(o);
+  };
   const ctx = createExecutionContext();
   await (worker as ExportedHandler<Env>).queue!(batch as MessageBatch<unknown>, (opts.workerEnv ?? env) as Env, ctx);
-  return getQueueResult(batch, ctx);
+  return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
 /** Ingests and processes; returns the document as the API shows it afterwards. */

@@ -4,7 +4,8 @@
  */
 import { env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { codeOf, createTenant, gql } from '../helpers';
+import { codeOf, createTenant, gql, twoTenants } from '../helpers';
+import { ingestProcessed } from '../documents/doc-helpers';
 import { ask, askStream, CONVERSATION, countRows, setSettings } from './chat-helpers';
 import { answer, brokenStream, installFakeOpenAI, status, type FakeOpenAI } from './fake-openai';
 
@@ -196,5 +197,23 @@ describe('quotas are checked before the model is called', () => {
     const guard = env.TENANT_GUARD.get(env.TENANT_GUARD.idFromName(t.id));
     const usage = await guard.usage(t.id);
     expect(usage).toMatchObject({ asks: 2, completionTokens: 10, promptTokens: 150 });
+  });
+});
+
+describe('grounding through the openai SDK', () => {
+  it("sends the tenant's own numbered sources to the model, never another tenant's, and streams the citations back", async () => {
+    const [a, b] = await twoTenants();
+    const refunds = await ingestProcessed(a, { name: 'refunds.md', text: 'Refunds for annual plans are paid within 14 days.' });
+    const foreign = await ingestProcessed(b, { name: 'globex.md', text: 'Refunds for annual plans at Globex take 2 hours, code PURPLE-OTTER.' });
+    expect([refunds.status, foreign.status]).toEqual(['COMPLETED', 'COMPLETED']);
+    fake.script(answer('Within 14 days [1].', { pieces: 3 }));
+    const s = await askStream(a.token, { question: 'How fast are refunds for annual plans paid?' });
+    const prompt = fake.chat()[0]!.body.messages.at(-1).content as string;
+    expect(prompt).toContain('[1] refunds.md\nRefunds for annual plans are paid within 14 days.');
+    expect(JSON.stringify(fake.chat())).not.toContain('PURPLE-OTTER');
+    const sources = s.payloads.find((p) => p.type === 'SOURCES').sources;
+    expect(sources[0].document.id).toBe(refunds.id);
+    expect(sources.map((x: any) => x.document.id)).not.toContain(foreign.id);
+    expect(s.payloads.at(-1)).toMatchObject({ type: 'DONE', text: 'Within 14 days [1].' });
   });
 });

@@ -1,0 +1,252 @@
+// npm run bench:guard — what the TenantGuard costs, measured through the full pipeline.
+//
+// Starts the Worker twice with `wrangler dev` on loopback ports (one with the guard,
+// one with GUARD_ENABLED=false), each with its own fresh local state, and reports side
+// by side: requests/s and p50/p99 latency of `{ viewer { role } }` (auth + tenant +
+// guard + Yoga), then the admitted count of a 1,000-request concurrent burst against a
+// tenant whose limit is 100. Needs no Cloudflare account and no internet.
+//
+// Options (env): BENCH_REQUESTS (default 2000 per server), BENCH_CONCURRENCY (20),
+// BENCH_CHUNK (200: the servers take turns in chunks this size), BENCH_PORT (8791).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { mintToken, readDevVars } from './lib.mjs';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+/** Requests per server for the one-at-a-time latency run. */
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
+/** Requests per interleaved chunk. */
+const CHUNK = Number(process.env.BENCH_CHUNK ?? 200);
+const BASE_PORT = Number(process.env.BENCH_PORT ?? 8791);
+const BURST = 1000;
+const BURST_LIMIT = 100;
+const QUERY = JSON.stringify({ query: '{ viewer { role } }' });
+
+const wrangler = 'node_modules/wrangler/bin/wrangler.js';
+const { JWT_SECRET } = readDevVars();
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
+
+function wranglerSync(args) {
+  const r = spawnSync(process.execPath, [wrangler, ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: childEnv });
+  if (r.status !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+// Tenants: one whose limits never bind (throughput), one limited to 100/min, one with
+// 100/min and a monthly cap of 100 (burst). Limits are per-tenant overrides (tenants.limits).
+const tenants = {
+  fast: { id: crypto.randomUUID(), limits: { requestsPerMinute: 100_000_000, userRequestsPerMinute: 100_000_000, monthlyRequests: null } },
+  bucket: { id: crypto.randomUUID(), limits: { requestsPerMinute: BURST_LIMIT, userRequestsPerMinute: 100_000_000, monthlyRequests: null } },
+  capped: { id: crypto.randomUUID(), limits: { requestsPerMinute: BURST_LIMIT, userRequestsPerMinute: 100_000_000, monthlyRequests: BURST_LIMIT } },
+};
+
+function prepareState(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  wranglerSync(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
+  const values = Object.entries(tenants)
+    .map(([name, t]) => `('${t.id}', 'bench-${name}-${t.id.slice(0, 8)}', 'Bench ${name}', 'pro', 'active', '${JSON.stringify(t.limits)}')`)
+    .join(', ');
+  wranglerSync(['d1', 'execute', 'DB', '--local', '--persist-to', dir, '--command', `INSERT INTO tenants (id, slug, name, plan, status, limits) VALUES ${values};`]);
+}
+
+/** Starts `wrangler dev` in its own process group (so stopping it stops its workerd too). */
+function startServer(label, port, extraArgs) {
+  const child = spawn(
+    process.execPath,
+    [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 100), '--persist-to', `.wrangler/bench-guard/${label}`,
+      '--show-interactive-dev-session=false', '--log-level', 'error', '--var', `JWT_SECRET:${JWT_SECRET}`, ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: childEnv },
+  );
+  return { label, port, child, url: `http://127.0.0.1:${port}` };
+}
+
+async function waitReady(server) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) throw new Error(`${server.label}: wrangler dev exited (${server.child.exitCode})`);
+    try {
+      const r = await fetch(`${server.url}/healthz`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await delay(250);
+  }
+  throw new Error(`${server.label}: not ready after 90 s`);
+}
+
+async function stopServer(server) {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  try {
+    process.kill(-server.child.pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const done = await Promise.race([exited.then(() => true), delay(10_000).then(() => false)]);
+  if (!done) {
+    try {
+      process.kill(-server.child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function post(url, token, body = QUERY) {
+  const t0 = performance.now();
+  const r = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+  const text = await r.text();
+  return { status: r.status, ms: performance.now() - t0, text };
+}
+
+/** A closed loop: CONCURRENCY clients, each sending its next request when the last one answers. */
+async function load(url, token, count, concurrency) {
+  const latencies = [];
+  let next = 0;
+  let failures = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        next++;
+        const r = await post(url, token);
+        if (r.status !== 200) failures++;
+        latencies.push(r.ms);
+      }
+    }),
+  );
+  return { latencies, ms: performance.now() - t0, failures };
+}
+
+/** Results per server, cached per (count, concurrency) so both servers run in one interleaved pass. */
+const passes = new Map();
+
+/**
+ * Runs `count` requests per server at `concurrency`, the servers taking turns in chunks
+ * (alternating which goes first) so that load from anything else on the machine falls on
+ * both alike; returns the figures of server `label`.
+ */
+async function interleaved(servers, token, count, concurrency, chunk, label) {
+  const key = `${count}/${concurrency}`;
+  if (!passes.has(key)) {
+    const acc = Object.fromEntries(servers.map((s) => [s.label, { lat: [], ms: 0, failures: 0 }]));
+    const chunks = Math.max(1, Math.round(count / chunk));
+    for (let i = 0; i < chunks; i++) {
+      for (const s of i % 2 ? [...servers].reverse() : servers) {
+        const r = await load(s.url, token, chunk, concurrency);
+        acc[s.label].lat.push(...r.latencies);
+        acc[s.label].ms += r.ms;
+        acc[s.label].failures += r.failures;
+      }
+    }
+    passes.set(key, acc);
+  }
+  const a = passes.get(key)[label];
+  if (a.failures) throw new Error(`guard ${label}: ${a.failures} requests failed`);
+  const lat = [...a.lat].sort((x, y) => x - y);
+  const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+  return { rps: lat.length / (a.ms / 1000), p50: pct(50), p99: pct(99), count: lat.length };
+}
+
+async function burst(url, token) {
+  const t0 = performance.now();
+  const rs = await Promise.all(Array.from({ length: BURST }, () => post(url, token).catch((err) => ({ status: 0, ms: 0, text: String(err) }))));
+  const ms = performance.now() - t0;
+  const count = (pred) => rs.filter(pred).length;
+  return {
+    ms,
+    admitted: count((r) => r.status === 200),
+    rateLimited: count((r) => r.status === 429 && r.text.includes('RATE_LIMITED')),
+    quota: count((r) => r.status === 429 && r.text.includes('QUOTA_EXCEEDED')),
+    other: count((r) => r.status !== 200 && r.status !== 429),
+  };
+}
+
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const signed = (n, d = 2) => `${n >= 0 ? '+' : '-'}${fmt(Math.abs(n), d)}`;
+
+async function main() {
+  mkdirSync('.generated/assets', { recursive: true });
+  console.log('preparing local state (migrations + bench tenants)…');
+  prepareState('.wrangler/bench-guard/on');
+  prepareState('.wrangler/bench-guard/off');
+
+  for (const port of [BASE_PORT, BASE_PORT + 1]) {
+    // Never measure somebody else's server: the ports must be free.
+    const busy = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+    if (busy) throw new Error(`127.0.0.1:${port} is in use; set BENCH_PORT to a free pair of ports`);
+  }
+  const on = startServer('on', BASE_PORT, []);
+  const off = startServer('off', BASE_PORT + 1, ['--var', 'GUARD_ENABLED:false']);
+  const servers = [on, off];
+  const cleanup = async () => {
+    await Promise.all(servers.map(stopServer));
+  };
+  process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+  try {
+    console.log(`starting wrangler dev on 127.0.0.1:${on.port} (guard on) and :${off.port} (guard off)…`);
+    await Promise.all(servers.map(waitReady));
+
+    const token = (t) => mintToken({ secret: JWT_SECRET, tenant: t.id, role: 'admin', sub: 'bench-user' });
+    const fast = await token(tenants.fast);
+
+    // Warm-up: JIT, isolates, the Durable Object, D1 page cache.
+    for (const s of servers) await load(s.url, fast, 300, CONCURRENCY);
+    // Added latency per request, without queueing: one request at a time.
+    const g1 = await interleaved(servers, fast, SEQUENTIAL, 1, 50, 'on');
+    const n1 = await interleaved(servers, fast, SEQUENTIAL, 1, 50, 'off');
+
+    const g = await interleaved(servers, fast, REQUESTS, CONCURRENCY, CHUNK, 'on');
+    const n = await interleaved(servers, fast, REQUESTS, CONCURRENCY, CHUNK, 'off');
+    const bucketBurst = await burst(on.url, await token(tenants.bucket));
+    const cappedBurst = await burst(on.url, await token(tenants.capped));
+
+    // Metering must match what clients saw: read the capped tenant's usage as a platform admin.
+    const platform = await mintToken({ secret: JWT_SECRET, role: 'owner', sub: 'bench-operator', platformAdmin: true });
+    const usageRes = await post(on.url, platform, JSON.stringify({ query: `{ tenantUsage(tenantId: "${tenants.capped.id}") { requests rateLimited } }` }));
+    const usage = JSON.parse(usageRes.text).data?.tenantUsage;
+
+    const costRps = (1 - g.rps / n.rps) * 100;
+    const addedP50 = g.p50 - n.p50;
+    const refill = Math.floor((bucketBurst.ms / 60_000) * BURST_LIMIT);
+
+    const addedP50Seq = g1.p50 - n1.p50;
+    const rows = [
+      ['', 'guard on', 'guard off', 'guard cost'],
+      [`requests/s (concurrency ${CONCURRENCY})`, fmt(g.rps), fmt(n.rps), `${fmt(costRps, 1)} %`],
+      [`p50 latency, ms (concurrency ${CONCURRENCY})`, fmt(g.p50, 2), fmt(n.p50, 2), `${signed(addedP50)} ms`],
+      [`p99 latency, ms (concurrency ${CONCURRENCY})`, fmt(g.p99, 2), fmt(n.p99, 2), `${signed(g.p99 - n.p99)} ms`],
+      ['p50 latency, ms (one at a time)', fmt(g1.p50, 2), fmt(n1.p50, 2), `${signed(addedP50Seq)} ms`],
+      ['p99 latency, ms (one at a time)', fmt(g1.p99, 2), fmt(n1.p99, 2), `${signed(g1.p99 - n1.p99)} ms`],
+    ];
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    console.log(`\n{ viewer { role } }: ${g.count} requests per server at concurrency ${CONCURRENCY} and ${g1.count} one at a time, servers alternating in chunks (127.0.0.1, wrangler dev)\n`);
+    for (const r of rows) console.log(`  ${r.map((cell, c) => (c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('   ')}`);
+
+    console.log(`\nburst of ${BURST} concurrent requests (guard on):`);
+    console.log(`  limit ${BURST_LIMIT}/min + monthly cap ${BURST_LIMIT}: admitted ${cappedBurst.admitted}, RATE_LIMITED ${cappedBurst.rateLimited}, QUOTA_EXCEEDED ${cappedBurst.quota}, other ${cappedBurst.other}  (${fmt(cappedBurst.ms)} ms)`);
+    console.log(`  limit ${BURST_LIMIT}/min only:               admitted ${bucketBurst.admitted}, RATE_LIMITED ${bucketBurst.rateLimited}, other ${bucketBurst.other}  (${fmt(bucketBurst.ms)} ms; the bucket refills ${refill} token(s) in that time)`);
+    console.log(`  guard's own count for the capped tenant: requests ${usage?.requests}, rateLimited ${usage?.rateLimited}`);
+
+    const exact = cappedBurst.admitted === BURST_LIMIT && cappedBurst.other === 0;
+    const bucketOk = bucketBurst.admitted >= BURST_LIMIT && bucketBurst.admitted <= BURST_LIMIT + refill + 1 && bucketBurst.other === 0;
+    const metered = usage?.requests === cappedBurst.admitted && usage?.rateLimited === cappedBurst.rateLimited + cappedBurst.quota;
+    console.log('\ntargets:');
+    console.log(`  throughput cost <= 25 %        ${costRps <= 25 ? 'met' : 'NOT met'} (${fmt(costRps, 1)} %)`);
+    console.log(`  added p50 latency <= 1 ms      ${addedP50Seq <= 1 ? 'met' : 'NOT met'} (${signed(addedP50Seq)} ms one at a time; ${signed(addedP50)} ms at concurrency ${CONCURRENCY}, mostly queueing)`);
+    console.log(`  burst admits exactly ${BURST_LIMIT}       ${exact ? 'met' : 'NOT met'} (${cappedBurst.admitted})`);
+    console.log(`  bucket-only burst within 100 + refill  ${bucketOk ? 'met' : 'NOT met'} (${bucketBurst.admitted})`);
+    console.log(`  metering matches clients       ${metered ? 'met' : 'NOT met'}`);
+    process.exitCode = exact && bucketOk && metered ? 0 : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -10,6 +10,7 @@ import { databaseFor } from '../db/client';
 import { PlatformStore } from '../db/platform-store';
 import { parseSettings } from '../db/repositories/tenant';
 import type { TenantRow } from '../db/schema';
+import { TenantScope } from '../db/tenant-scope';
 import { loadConfig, type AppEnv, type Config } from '../env';
 import { AppError } from '../lib/errors';
 import { createLogger, errorDetail, type Logger } from '../lib/log';
@@ -150,7 +151,6 @@ async function recordActivity(
   try {
     if (p.apiKeyId) await platform.touchApiKey(p.apiKeyId);
     else if (p.userId && p.tenantRef) {
-      const { TenantScope } = await import('../db/tenant-scope');
       await new TenantScope(db, tenant, p, requestId).members.recordSeen(p.userId, p.role);
     }
   } catch (err) {

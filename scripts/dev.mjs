@@ -3,6 +3,7 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { mintToken, readDevVars } from './lib.mjs';
+import { SEED_DOCUMENTS } from './seed-documents.mjs';
 
 const wrangler = ['node_modules/wrangler/bin/wrangler.js'];
 const run = (args) => {
@@ -51,3 +52,34 @@ const stop = () => child.kill('SIGINT');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 child.on('exit', (code) => process.exit(code ?? 0));
+
+// Once the Worker answers, give each demo tenant its demo documents (only when it has none),
+// through GraphQL like any client; the local queue then indexes them within seconds.
+(async () => {
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  for (const [slug, docs] of Object.entries(SEED_DOCUMENTS)) {
+    const call = (query, variables) =>
+      fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[slug]}` },
+        body: JSON.stringify({ query, variables }),
+      }).then((r) => r.json());
+    try {
+      const have = await call('{ documents(first: 1) { edges { node { id } } } }');
+      if (have.errors || have.data.documents.edges.length > 0) continue;
+      for (const input of docs) {
+        const r = await call('mutation($input: IngestDocumentInput!) { ingestDocument(input: $input) { id } }', { input });
+        if (r.errors) console.warn(`seed ${slug}/${input.name}: ${r.errors[0].message}`);
+      }
+      console.log(`seeded ${docs.length} demo documents for ${slug} (searchable once processed: try { search(input: { query: "vacation days" }) { hits { text } } })`);
+    } catch (err) {
+      console.warn(`seeding ${slug} failed: ${err.message}`);
+    }
+  }
+})();

@@ -28,13 +28,23 @@ function bad(message: string): never {
   throw new VectorQueryError(`invalid filter: ${message}`);
 }
 
-function lookup(metadata: Metadata | undefined, key: string): FilterScalar {
-  let cur: unknown = metadata;
-  for (const part of key.split('.')) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return null;
-    cur = (cur as Record<string, unknown>)[part];
+/** A property reader for `key`, with the dotted path split once (not per vector). */
+function reader(key: string): (metadata: Metadata | undefined) => FilterScalar {
+  const parts = key.split('.');
+  if (parts.length === 1) {
+    return (m) => {
+      const v = m?.[key];
+      return isScalar(v) ? v : null;
+    };
   }
-  return isScalar(cur) ? cur : null;
+  return (m) => {
+    let cur: unknown = m;
+    for (const part of parts) {
+      if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return null;
+      cur = (cur as Record<string, unknown>)[part];
+    }
+    return isScalar(cur) ? cur : null;
+  };
 }
 
 const same = (a: FilterScalar, b: FilterScalar) => a === b;
@@ -60,7 +70,8 @@ function compileKey(key: string, spec: FilterScalar | FilterOps): Predicate {
   if (key.includes('"')) bad(`key ${key} contains a double quote`);
   if (key.startsWith('$')) bad(`key ${key} starts with $ (operators go inside a key)`);
   if (key.split('.').some((p) => p === '')) bad(`key ${key} has an empty path segment`);
-  if (isScalar(spec)) return (m) => same(lookup(m, key), spec);
+  const lookup = reader(key);
+  if (isScalar(spec)) return (m) => same(lookup(m), spec);
   if (typeof spec !== 'object' || Array.isArray(spec)) bad(`value of ${key} must be a scalar or an operator object`);
   const ops = Object.entries(spec as Record<string, unknown>);
   if (ops.length === 0) bad(`operator object for ${key} is empty`);
@@ -76,18 +87,18 @@ function compileKey(key: string, spec: FilterScalar | FilterOps): Predicate {
     const [op, arg] = ops[0]!;
     if (op === '$eq' || op === '$ne') {
       if (!isScalar(arg)) bad(`${op} on ${key} takes a string, number, boolean or null`);
-      return op === '$eq' ? (m) => same(lookup(m, key), arg) : (m) => !same(lookup(m, key), arg);
+      return op === '$eq' ? (m) => same(lookup(m), arg) : (m) => !same(lookup(m), arg);
     }
     if (!Array.isArray(arg) || !arg.every(isScalar)) bad(`${op} on ${key} takes an array of strings, numbers, booleans or nulls`);
     const set = arg as FilterScalar[];
-    return op === '$in' ? (m) => set.some((x) => same(lookup(m, key), x)) : (m) => !set.some((x) => same(lookup(m, key), x));
+    return op === '$in' ? (m) => set.some((x) => same(lookup(m), x)) : (m) => !set.some((x) => same(lookup(m), x));
   }
   const bounds = ops.map(([op, arg]) => {
     if (typeof arg !== 'string' && !(typeof arg === 'number' && Number.isFinite(arg))) bad(`${op} on ${key} takes a string or a number`);
     return [op, arg as string | number] as const;
   });
   return (m) => {
-    const v = lookup(m, key);
+    const v = lookup(m);
     return bounds.every(([op, b]) => rangeOk(v, b, op));
   };
 }

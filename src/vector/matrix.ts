@@ -38,6 +38,12 @@ export class VectorMatrix {
   private ids: string[] = [];
   private metas: Metadata[] = [];
   private slot = new Map<string, number>();
+  /**
+   * Filter results per row, by filter (like a metadata index): the app filters every
+   * query on tenant_id, and evaluating it per row per query would cost as much as the
+   * dot products. Any write invalidates them.
+   */
+  private masks = new Map<string, Uint8Array>();
 
   constructor(
     readonly dims: number,
@@ -52,6 +58,7 @@ export class VectorMatrix {
 
   /** Inserts or replaces (upsert semantics) one unit vector. */
   set(id: string, unit: Float32Array, metadata: Metadata): void {
+    this.masks.clear();
     let i = this.slot.get(id);
     if (i === undefined) {
       i = this.ids.length;
@@ -73,6 +80,7 @@ export class VectorMatrix {
   delete(id: string): boolean {
     const i = this.slot.get(id);
     if (i === undefined) return false;
+    this.masks.clear();
     const last = this.ids.length - 1;
     if (i !== last) {
       this.data.copyWithin(i * this.dims, last * this.dims, (last + 1) * this.dims);
@@ -86,10 +94,23 @@ export class VectorMatrix {
     return true;
   }
 
+  private mask(filter: NonNullable<VectorQuery['filter']>): Uint8Array {
+    const key = JSON.stringify(filter);
+    let m = this.masks.get(key);
+    if (!m) {
+      const pred = compileFilter(filter);
+      m = new Uint8Array(this.ids.length);
+      for (let r = 0; r < m.length; r++) m[r] = pred(this.metas[r]) ? 1 : 0;
+      if (this.masks.size >= 64) this.masks.delete(this.masks.keys().next().value!);
+      this.masks.set(key, m);
+    }
+    return m;
+  }
+
   /** Top-K by cosine, filter applied before ranking (as Vectorize: topK comes from the filtered set). */
   query(unitQuery: Float32Array, q: VectorQuery): VectorMatch[] {
     const k = checkTopK(q);
-    const pred = q.filter ? compileFilter(q.filter) : null;
+    const mask = q.filter ? this.mask(q.filter) : null;
     const dims = this.dims;
     const data = this.data;
     const n = this.ids.length;
@@ -98,7 +119,7 @@ export class VectorMatrix {
     const topIdx = new Int32Array(k).fill(-1);
     let worst = -Infinity;
     for (let r = 0; r < n; r++) {
-      if (pred && !pred(this.metas[r])) continue;
+      if (mask && mask[r] === 0) continue;
       let s = 0;
       const base = r * dims;
       for (let j = 0; j < dims; j++) s += data[base + j]! * unitQuery[j]!;

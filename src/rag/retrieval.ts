@@ -86,7 +86,7 @@ export class RetrievalService implements Retriever {
     const depth = Math.min(100, Math.max(req.topK * 3, 20));
     const mode: SearchMode = req.mode;
     const [vec, kw] = await Promise.all([
-      mode === 'KEYWORD' ? Promise.resolve(null) : this.vectorCandidates(req.query, depth, req.filter),
+      mode === 'KEYWORD' ? Promise.resolve(null) : this.vectorCandidates(req.query, depth, req.filter).catch((err: unknown) => this.vectorFailed(err, mode)),
       mode === 'VECTOR' ? Promise.resolve(null) : this.keywordCandidates(req.query, depth, req.filter),
     ]);
     const ids = [...new Set([...(vec?.map((v) => v.id) ?? []), ...(kw?.map((k) => k.id) ?? [])])];
@@ -103,6 +103,17 @@ export class RetrievalService implements Retriever {
       ranked = reciprocalRankFusion([vec!.filter((v) => visible.has(v.id)).map((v) => v.id), kw!.filter((k) => visible.has(k.id)).map((k) => k.id)]);
     }
     return ranked.slice(0, req.topK).map((r) => toHit(visible.get(r.id)!, r.score));
+  }
+
+  /**
+   * The embedding provider or the vector index failed: HYBRID degrades to its keyword half
+   * (logged); VECTOR has nothing else to offer and answers UPSTREAM_UNAVAILABLE.
+   */
+  private vectorFailed(err: unknown, mode: SearchMode): { id: string; score: number }[] {
+    if (err instanceof AppError) throw err;
+    this.deps.log?.warn('vector retrieval failed', { mode, error: String(err) });
+    if (mode === 'HYBRID') return [];
+    throw new AppError('UPSTREAM_UNAVAILABLE', 'Vector search is unavailable right now; try KEYWORD or HYBRID');
   }
 
   private async vectorCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; score: number }[]> {

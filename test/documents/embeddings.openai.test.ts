@@ -12,7 +12,7 @@ import { embedAll } from '../../src/ai/embeddings';
 import { OfflineEmbeddings } from '../../src/ai/offline-embeddings';
 import { OpenAIEmbeddings } from '../../src/ai/openai-embeddings';
 import { createTenant } from '../helpers';
-import { chunkCount, deliver, getDocument, hits, ingest, MODES, vectorCount } from './doc-helpers';
+import { chunkCount, deliver, getDocument, hits, ingest, MODES, search, vectorCount } from './doc-helpers';
 
 const HOST = 'fake-openai.test';
 const offline = new OfflineEmbeddings(384);
@@ -81,6 +81,20 @@ describe('openai embeddings', () => {
     expect((await getDocument(t, id)).status).toBe('COMPLETED');
     expect(calls.some((c) => c.inputs.some((i) => i.includes('Tomatoes need six hours')))).toBe(true);
     for (const mode of MODES) expect((await hits(t, { query: 'tomatoes sunlight', mode }))[0]?.document.id, mode).toBe(id);
+  });
+});
+
+describe('search when the provider fails', () => {
+  it('VECTOR answers UPSTREAM_UNAVAILABLE; HYBRID falls back to its keyword half', async () => {
+    const t = await createTenant();
+    const r = await ingest(t, { name: 'bees.txt', text: 'Honey bees dance to share the location of flowers.' });
+    await deliver(r.body.data.ingestDocument.id);
+    failWith = 503;
+    const v = await search(t, { query: 'bees dance', mode: 'VECTOR' });
+    expect(v.body.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+    const h = await search(t, { query: 'bees dance', mode: 'HYBRID' });
+    expect(h.body.errors).toBeUndefined();
+    expect(h.body.data!.search.hits.map((x) => x.text)).toEqual(['Honey bees dance to share the location of flowers.']);
   });
 });
 

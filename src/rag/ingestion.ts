@@ -111,13 +111,13 @@ export class IngestionService {
       await scope.documents.markAttempt(id, objectKey, 'failed', 'Could not be queued for processing; ingest it again.');
       throw new AppError('UPSTREAM_UNAVAILABLE', 'The ingestion queue is unavailable, try again');
     }
-    await guard?.record(existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes });
+    await this.recordUsage(existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes }, id);
     return row;
   }
 
   /** Deletes a document with its chunks, vectors and originals; a foreign or unknown id is NOT_FOUND. */
   async delete(id: string): Promise<boolean> {
-    const { scope, guard } = this.deps;
+    const { scope } = this.deps;
     const row = await scope.documents.get(id);
     if (!row) throw new AppError('NOT_FOUND', 'Document not found');
     const chunkIds = await scope.chunks.ids(id);
@@ -134,8 +134,17 @@ export class IngestionService {
     await deleteOriginals(this.deps.blobs, `${scope.tenantId}/${id}/`, null).catch((err: unknown) =>
       this.deps.log.warn('original delete failed', { documentId: id, error: String(err) }),
     );
-    await guard?.record({ documents: -1, storedBytes: -row.sizeBytes });
+    await this.recordUsage({ documents: -1, storedBytes: -row.sizeBytes }, id);
     return true;
+  }
+
+  /** The change is done and cannot be undone here: a guard outage is logged, not thrown at the client. */
+  private async recordUsage(delta: { documents?: number; storedBytes?: number }, documentId: string): Promise<void> {
+    try {
+      await this.deps.guard?.record(delta);
+    } catch (err) {
+      this.deps.log.error('usage record failed', { documentId, delta, error: String(err) });
+    }
   }
 
   private async readSource(input: IngestInput, name: string): Promise<Source> {

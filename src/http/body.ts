@@ -4,30 +4,13 @@
  * refused as soon as it passes the limit, so a large body is never buffered whole.
  */
 import { AppError } from '../lib/errors';
+import { readCapped } from '../lib/streams';
 
 export async function limitBody(request: Request, maxBytes: number): Promise<Request> {
   if (!request.body) return request;
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge(maxBytes);
-    }
-    parts.push(value);
-  }
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    body.set(p, at);
-    at += p.byteLength;
-  }
+  const body = await readCapped(request.body, maxBytes, () => tooLarge(maxBytes));
   return new Request(request.url, { method: request.method, headers: request.headers, body });
 }
 

@@ -5,6 +5,7 @@
  * Content-Length cannot make the Worker buffer more than the plan allows.
  */
 import { AppError } from '../lib/errors';
+import { readCapped } from '../lib/streams';
 
 export interface FetchedSource {
   bytes: Uint8Array;
@@ -85,31 +86,9 @@ export async function fetchUrlSource(raw: string, opts: UrlFetchOptions): Promis
       await res.body?.cancel();
       throw new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${opts.maxBytes} bytes`, { limit: opts.maxBytes });
     }
-    const bytes = await readCapped(res, opts.maxBytes);
+    const bytes = await readCapped(res.body, opts.maxBytes, () =>
+      new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${opts.maxBytes} bytes`, { limit: opts.maxBytes }),
+    );
     return { bytes, contentType: res.headers.get('content-type'), finalUrl: url.toString() };
   }
-}
-
-async function readCapped(res: Response, max: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array();
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel();
-      throw new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${max} bytes`, { limit: max });
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 /**
- * Retrieval (DESIGN §6): VECTOR (vector store, namespace = tenant), KEYWORD (D1 FTS5,
- * BM25) and HYBRID (both, fused by reciprocal rank fusion). Every candidate, whatever
+ * Retrieval (DESIGN §6): VECTOR (vector store, namespace = tenant), KEYWORD (D1 FTS5 finds
+ * the matches, BM25 over the tenant's own statistics ranks them: src/rag/bm25.ts) and
+ * HYBRID (both, fused by reciprocal rank fusion). Every candidate, whatever
  * its source, is re-checked against D1 through the TenantScope before it is returned:
  * same tenant, current document version, and the caller's filter.
  */
@@ -11,7 +12,8 @@ import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import type { UsageDelta } from '../objects/guard-types';
 import type { VectorFilter, VectorStore } from '../vector/types';
-import { ftsQuery } from './fts-query';
+import { rankBm25 } from './bm25';
+import { ftsPhrase, ftsTerms } from './fts-query';
 import type { Hit, Retriever, SearchFilter, SearchMode, SearchRequest } from './types';
 
 export const MAX_TOP_K = 50;
@@ -96,8 +98,8 @@ export class RetrievalService implements Retriever {
     let ranked: { id: string; score: number }[];
     if (mode === 'VECTOR') ranked = vec!.filter((v) => visible.has(v.id));
     else if (mode === 'KEYWORD') {
-      // Rank-based scores: raw BM25 uses corpus-wide statistics (all tenants share the
-      // FTS table), so its magnitude is not something to show a tenant.
+      // Rank-based scores keep the public contract (1/rank) and leave BM25's scale, which
+      // shifts with the tenant's corpus, out of it; the order is the tenant-only BM25 order.
       ranked = kw!.filter((k) => visible.has(k.id)).map((k, i) => ({ id: k.id, score: 1 / (i + 1) }));
     } else {
       ranked = reciprocalRankFusion([vec!.filter((v) => visible.has(v.id)).map((v) => v.id), kw!.filter((k) => visible.has(k.id)).map((k) => k.id)]);
@@ -130,10 +132,16 @@ export class RetrievalService implements Retriever {
     return matches.filter((m) => m.metadata?.tenant_id === scope.tenantId).map((m) => ({ id: m.id, score: m.score }));
   }
 
-  private async keywordCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; bm25: number }[]> {
-    const match = ftsQuery(query);
-    if (!match) return [];
-    return this.deps.scope.chunks.keyword(match, depth, filter);
+  /**
+   * The tenant's keyword matches, best first by BM25 computed from the tenant's own chunks
+   * only (never FTS5's bm25(), whose statistics include every tenant in the shared index).
+   */
+  private async keywordCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; score: number }[]> {
+    const terms = ftsTerms(query);
+    if (terms.length === 0) return [];
+    const evidence = await this.deps.scope.chunks.keywordEvidence(terms.map(ftsPhrase), filter);
+    if (evidence.truncatedTerms > 0) this.deps.log?.info('keyword search: candidate window reached', { terms: terms.length, truncated: evidence.truncatedTerms });
+    return rankBm25(evidence.stats, evidence.docFreq, evidence.candidates).slice(0, depth);
   }
 }
 

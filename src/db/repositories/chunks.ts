@@ -133,23 +133,143 @@ export class ChunksRepo {
   }
 
   /**
-   * BM25 keyword search over this tenant's visible chunks. `match` must already be a
-   * safe FTS5 expression (see src/rag/fts-query.ts). Best first.
+   * Everything BM25 needs to rank this tenant's keyword matches, computed from this
+   * tenant's visible chunks only (never from FTS5's bm25(), whose statistics span every
+   * tenant in the shared index): see src/rag/bm25.ts and docs/retrieval.md.
+   *
+   * `phrases` are safe FTS5 strings, one per query term (src/rag/fts-query.ts). For each
+   * term, the tenant's newest `perTerm` matching chunks that pass `filter` are candidates;
+   * every candidate gets its exact tf for every term. N, total length and df are over the
+   * tenant's visible chunks regardless of the filter, so a filter narrows the hits without
+   * changing their scores. Usually one D1 batch; a second one when the filter is set
+   * or a term matches more than `perTerm` chunks (its df is then counted, and its tf is
+   * fetched for the candidates older than its window).
    */
-  async keyword(match: string, limit: number, filter?: ChunkFilter | null): Promise<{ id: string; bm25: number }[]> {
+  async keywordEvidence(phrases: string[], filter?: ChunkFilter | null, perTerm = KEYWORD_CANDIDATES_PER_TERM): Promise<KeywordEvidence> {
     const { db, tenantId } = this.scope;
+    if (phrases.length === 0) return { stats: { chunks: 0, tokens: 0 }, docFreq: [], candidates: [], truncatedTerms: 0 };
     const extra = documentFilter(filter);
-    const rows = await db.all<{ id: string; bm25: number }>(sql`
-      SELECT c.id AS id, bm25(chunks_fts) AS bm25
-      FROM chunks_fts
-      JOIN ${chunks} c ON c.seq = chunks_fts.rowid
-      JOIN ${documents} ON ${documents.id} = c.document_id AND ${documents.tenantId} = c.tenant_id
-      WHERE chunks_fts MATCH ${match}
-        AND c.tenant_id = ${tenantId} AND ${documents.tenantId} = ${tenantId}
-        AND c.version = ${documents.version}
-        ${extra.length ? sql`AND ${and(...extra)}` : sql``}
-      ORDER BY bm25(chunks_fts)
-      LIMIT ${limit}`);
-    return rows;
+    const filtered = extra.length > 0;
+    // Raw statements go through the select builder (sql fields, FROM and WHERE): drizzle's
+    // db.all(sql) is not batchable with bound parameters on D1.
+    const postings = (phrase: string) =>
+      db
+        .select({ seq: sql<number>`c.seq`, id: sql<string>`c.id`, length: sql<number>`c.token_count`, tf: sql<number>`${TF}` })
+        .from(VISIBLE_MATCHES)
+        .where(and(visibleMatch(phrase, tenantId), ...extra))
+        .orderBy(sql`chunks_fts.rowid DESC`)
+        .limit(perTerm + 1);
+    // df of a term over the tenant's visible chunks (no filter), plus its tf in the chunks
+    // whose seq is listed; count and tf come from one pass over the term's postings.
+    const docFreqOf = (phrase: string, seqs: number[]) =>
+      db
+        .select({
+          df: sql<number>`count(*)`,
+          tf: sql<string | null>`json_group_array(json_array(c.seq, ${TF})) FILTER (WHERE c.seq IN (SELECT value FROM json_each(${JSON.stringify(seqs)})))`,
+        })
+        .from(VISIBLE_MATCHES)
+        .where(visibleMatch(phrase, tenantId));
+    const [statsRows, ...rest] = await db.batch([
+      // Documents drive the join: one index range per document instead of a lookup per chunk.
+      db
+        .select({ chunks: sql<number>`count(*)`, tokens: sql<number>`total(c.token_count)` })
+        .from(sql`${documents} CROSS JOIN ${chunks} c ON c.tenant_id = ${documents.tenantId} AND c.document_id = ${documents.id} AND c.version = ${documents.version}`)
+        .where(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`),
+      ...phrases.map(postings),
+      ...(filtered ? phrases.map((phrase) => docFreqOf(phrase, [])) : []),
+    ]);
+    const lists = rest.slice(0, phrases.length) as PostingRow[][];
+    // A complete list without a filter is exactly the term's df; with one, it was counted.
+    const docFreq = filtered ? (rest.slice(phrases.length) as DocFreqRow[][]).map((r) => r[0]!.df) : lists.map((rows) => rows.length);
+
+    const byseq = new Map<number, KeywordCandidate>();
+    const windows: { term: number; oldest: number }[] = [];
+    lists.forEach((rows, term) => {
+      for (const r of rows) {
+        let c = byseq.get(r.seq);
+        if (!c) byseq.set(r.seq, (c = { id: r.id, seq: r.seq, length: r.length, tf: new Array<number>(phrases.length).fill(0) }));
+        c.tf[term] = r.tf;
+      }
+      // Newest first: the last row is the oldest the window reaches.
+      if (rows.length > perTerm) windows.push({ term, oldest: rows[rows.length - 1]!.seq });
+    });
+    const candidates = [...byseq.values()];
+
+    if (windows.length > 0) {
+      // A truncated term: count its df, and fetch its tf for the candidates (found through
+      // other terms) older than its window. A candidate inside the window but not in the
+      // list does not contain the term.
+      const [first, ...more] = windows.map((w) => docFreqOf(phrases[w.term]!, candidates.filter((c) => c.seq < w.oldest).map((c) => c.seq)));
+      const rows = (await db.batch([first!, ...more])) as DocFreqRow[][];
+      rows.forEach(([r], i) => {
+        const { term } = windows[i]!;
+        docFreq[term] = r!.df;
+        for (const [seq, tf] of JSON.parse(r!.tf ?? '[]') as [number, number][]) byseq.get(seq)!.tf[term] = tf;
+      });
+    }
+    const stats = (statsRows as CorpusStats[])[0];
+    return { stats: { chunks: stats?.chunks ?? 0, tokens: stats?.tokens ?? 0 }, docFreq, candidates, truncatedTerms: windows.length };
   }
+}
+
+/** Per term, at most this many of the tenant's matching chunks (newest first) become candidates. */
+export const KEYWORD_CANDIDATES_PER_TERM = 1_000;
+
+/** N and Σ length (token_count) over the tenant's visible chunks. */
+export interface CorpusStats {
+  chunks: number;
+  tokens: number;
+}
+
+/** A candidate chunk: its length and, per query term, the term's occurrences in it. */
+export interface KeywordCandidate {
+  id: string;
+  /** Insertion order (chunks.seq): a tie-breaker that depends on nothing but the tenant's own order. */
+  seq: number;
+  length: number;
+  tf: number[];
+}
+
+/** What src/rag/bm25.ts needs to rank one query's keyword matches, all from one tenant. */
+export interface KeywordEvidence {
+  stats: CorpusStats;
+  /** Per term (in `phrases` order): how many of the tenant's visible chunks contain it. */
+  docFreq: number[];
+  candidates: KeywordCandidate[];
+  /** How many terms matched more chunks than the per-term candidate window. */
+  truncatedTerms: number;
+}
+
+interface DocFreqRow {
+  df: number;
+  /** JSON [[seq, tf], ...] for the requested chunks that contain the term. */
+  tf: string | null;
+}
+
+interface PostingRow {
+  seq: number;
+  id: string;
+  length: number;
+  tf: number;
+}
+
+/**
+ * Occurrences of the MATCHed phrase in the current row, as FTS5 itself tokenizes and stems
+ * (porter unicode61): highlight() inserts one marker per instance, and the length
+ * difference counts them whatever characters the text itself contains.
+ */
+const TF = sql`(length(highlight(chunks_fts, 0, char(1), '')) - length(c.text))`;
+
+/**
+ * The tenant's visible chunks that MATCH a phrase: FROM (VISIBLE_MATCHES) and WHERE
+ * (visibleMatch). CROSS JOIN pins FTS5 as the outer loop (SQLite may otherwise scan the
+ * tenant's chunks and re-run the MATCH for each one), which also lets
+ * `ORDER BY chunks_fts.rowid` stream without a sort.
+ */
+const VISIBLE_MATCHES = sql`chunks_fts
+  CROSS JOIN ${chunks} c ON c.seq = chunks_fts.rowid
+  CROSS JOIN ${documents} ON ${documents.id} = c.document_id AND ${documents.tenantId} = c.tenant_id`;
+
+function visibleMatch(phrase: string, tenantId: string): SQL {
+  return sql`chunks_fts MATCH ${phrase} AND c.tenant_id = ${tenantId} AND ${documents.tenantId} = ${tenantId} AND c.version = ${documents.version}`;
 }

@@ -141,9 +141,11 @@ export class ChunksRepo {
    * term, the tenant's newest `perTerm` matching chunks that pass `filter` are candidates;
    * every candidate gets its exact tf for every term. N, total length and df are over the
    * tenant's visible chunks regardless of the filter, so a filter narrows the hits without
-   * changing their scores. Usually one D1 batch; a second one when the filter is set
-   * or a term matches more than `perTerm` chunks (its df is then counted, and its tf is
-   * fetched for the candidates older than its window).
+   * changing their scores. One D1 batch (statistics, one list per term, and with a filter
+   * one count per term); a second one only when a term matches more than `perTerm` of
+   * the chunks: its df is then counted, and its tf fetched for the candidates older than
+   * its window. Chunks that contain only such terms and are older than all their windows
+   * are not considered.
    */
   async keywordEvidence(phrases: string[], filter?: ChunkFilter | null, perTerm = KEYWORD_CANDIDATES_PER_TERM): Promise<KeywordEvidence> {
     const { db, tenantId } = this.scope;
@@ -159,16 +161,8 @@ export class ChunksRepo {
         .where(and(visibleMatch(phrase, tenantId), ...extra))
         .orderBy(sql`chunks_fts.rowid DESC`)
         .limit(perTerm + 1);
-    // df of a term over the tenant's visible chunks (no filter), plus its tf in the chunks
-    // whose seq is listed; count and tf come from one pass over the term's postings.
-    const docFreqOf = (phrase: string, seqs: number[]) =>
-      db
-        .select({
-          df: sql<number>`count(*)`,
-          tf: sql<string | null>`json_group_array(json_array(c.seq, ${TF})) FILTER (WHERE c.seq IN (SELECT value FROM json_each(${JSON.stringify(seqs)})))`,
-        })
-        .from(VISIBLE_MATCHES)
-        .where(visibleMatch(phrase, tenantId));
+    // df: the term's matches among the tenant's visible chunks, whatever the filter.
+    const docFreqOf = (phrase: string) => db.select({ df: sql<number>`count(*)` }).from(VISIBLE_MATCHES).where(visibleMatch(phrase, tenantId));
     const [statsRows, ...rest] = await db.batch([
       // Documents drive the join: one index range per document instead of a lookup per chunk.
       db
@@ -176,7 +170,7 @@ export class ChunksRepo {
         .from(sql`${documents} CROSS JOIN ${chunks} c ON c.tenant_id = ${documents.tenantId} AND c.document_id = ${documents.id} AND c.version = ${documents.version}`)
         .where(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`),
       ...phrases.map(postings),
-      ...(filtered ? phrases.map((phrase) => docFreqOf(phrase, [])) : []),
+      ...(filtered ? phrases.map(docFreqOf) : []),
     ]);
     const lists = rest.slice(0, phrases.length) as PostingRow[][];
     // A complete list without a filter is exactly the term's df; with one, it was counted.
@@ -196,15 +190,24 @@ export class ChunksRepo {
     const candidates = [...byseq.values()];
 
     if (windows.length > 0) {
-      // A truncated term: count its df, and fetch its tf for the candidates (found through
+      // A truncated term: count its df, and fetch its tf in the candidates (found through
       // other terms) older than its window. A candidate inside the window but not in the
-      // list does not contain the term.
-      const [first, ...more] = windows.map((w) => docFreqOf(phrases[w.term]!, candidates.filter((c) => c.seq < w.oldest).map((c) => c.seq)));
-      const rows = (await db.batch([first!, ...more])) as DocFreqRow[][];
-      rows.forEach(([r], i) => {
-        const { term } = windows[i]!;
-        docFreq[term] = r!.df;
-        for (const [seq, tf] of JSON.parse(r!.tf ?? '[]') as [number, number][]) byseq.get(seq)!.tf[term] = tf;
+      // list does not contain the term. (highlight() cannot sit inside an aggregate, so
+      // count and tf are two statements.)
+      const [first, ...more] = windows.flatMap((w) => {
+        const older = candidates.filter((c) => c.seq < w.oldest).map((c) => c.seq);
+        return [
+          docFreqOf(phrases[w.term]!),
+          db
+            .select({ seq: sql<number>`c.seq`, tf: sql<number>`${TF}` })
+            .from(VISIBLE_MATCHES)
+            .where(and(visibleMatch(phrases[w.term]!, tenantId), sql`c.seq IN (SELECT value FROM json_each(${JSON.stringify(older)}))`)),
+        ];
+      });
+      const rows = await db.batch([first!, ...more]);
+      windows.forEach(({ term }, i) => {
+        docFreq[term] = (rows[2 * i] as DocFreqRow[])[0]!.df;
+        for (const r of rows[2 * i + 1] as { seq: number; tf: number }[]) byseq.get(r.seq)!.tf[term] = r.tf;
       });
     }
     const stats = (statsRows as CorpusStats[])[0];
@@ -242,8 +245,6 @@ export interface KeywordEvidence {
 
 interface DocFreqRow {
   df: number;
-  /** JSON [[seq, tf], ...] for the requested chunks that contain the term. */
-  tf: string | null;
 }
 
 interface PostingRow {

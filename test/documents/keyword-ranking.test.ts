@@ -8,8 +8,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { BM25_B, BM25_K1, idf, rankBm25, termScore } from '../../src/rag/bm25';
 import { ftsPhrase, ftsQuery, ftsTerms, MAX_TERMS } from '../../src/rag/fts-query';
-import { createTenant } from '../helpers';
-import { ingestProcessed } from './doc-helpers';
+import { createTenant, gql, type TestTenant } from '../helpers';
+import { hits, ingestProcessed, MODES } from './doc-helpers';
 import { bm25Ranking, scopeOf } from './keyword-helpers';
 
 describe('bm25 scorer', () => {
@@ -74,6 +74,11 @@ describe('query terms', () => {
     expect(ftsQuery('NEAR(a b')).toBe('"near" OR "b"');
   });
 });
+
+async function createCollection(t: TestTenant, name: string): Promise<string> {
+  const r = await gql('mutation($n: String!) { createCollection(input: { name: $n }) { id } }', { n: name }, { token: t.token });
+  return r.body.data.createCollection.id as string;
+}
 
 /** Words chosen to exercise porter stemming, case folding, diacritics and non-Latin scripts. */
 const WORDS = [
@@ -167,3 +172,19 @@ describe('FTS5 consistency (real D1)', () => {
     expect(windowed.ranked.slice(0, 2).map((r) => r.id)).toEqual(full.ranked.slice(0, 2).map((r) => r.id));
   });
 });
+
+describe('filters at their maximum size', () => {
+  it('stay under D1’s 100 bound parameters in every mode (each list is one JSON parameter)', async () => {
+    const t = await createTenant();
+    const col = await createCollection(t, 'lamps');
+    const doc = await ingestProcessed(t, { name: 'lamp', text: 'lantern harbour at night', collectionId: col, tags: ['t19'] });
+    await ingestProcessed(t, { name: 'other', text: 'lantern festival', tags: ['x'] });
+    const fill = (prefix: string, n: number, real: string) => [...Array.from({ length: n - 1 }, (_, i) => `${prefix}${i}`), real];
+    const filter = { documentIds: fill('d', 50, doc.id), collectionIds: fill('c', 50, col), tags: fill('t', 20, 't19') };
+    for (const mode of MODES) {
+      const found = await hits(t, { query: 'lantern harbour', mode, topK: 10, filter });
+      expect(found.map((h) => h.document.id), mode).toEqual([doc.id]);
+    }
+  });
+});
+

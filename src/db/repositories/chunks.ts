@@ -35,13 +35,17 @@ const ROWS_PER_INSERT = 10;
 /** Ids per IN (...) list, under D1's 100 bound parameters with room for the rest. */
 const IDS_PER_STATEMENT = 80;
 
+/**
+ * The caller's filter as conditions on `documents`. Each list is bound as ONE JSON
+ * parameter (json_each), so a filter at its maximum size (50 + 50 ids, 20 tags) costs three
+ * bound parameters, not 120 — D1 refuses statements with more than 100.
+ */
 function documentFilter(f: ChunkFilter | null | undefined): SQL[] {
   const out: SQL[] = [];
-  if (f?.collectionIds?.length) out.push(inArray(documents.collectionId, f.collectionIds));
-  if (f?.documentIds?.length) out.push(inArray(documents.id, f.documentIds));
-  if (f?.tags?.length) {
-    out.push(sql`EXISTS (SELECT 1 FROM json_each(${documents.tags}) WHERE json_each.value IN (${sql.join(f.tags.map((t) => sql`${t}`), sql`, `)}))`);
-  }
+  const list = (values: string[]) => sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`;
+  if (f?.collectionIds?.length) out.push(sql`${documents.collectionId} IN ${list(f.collectionIds)}`);
+  if (f?.documentIds?.length) out.push(sql`${documents.id} IN ${list(f.documentIds)}`);
+  if (f?.tags?.length) out.push(sql`EXISTS (SELECT 1 FROM json_each(${documents.tags}) AS tag WHERE tag.value IN ${list(f.tags)})`);
   return out;
 }
 

@@ -29,6 +29,8 @@ export interface UpdateTenantData {
   plan?: Plan | null;
   status?: TenantStatus | null;
   limits?: Record<string, number | null> | null;
+  /** Drop all per-tenant overrides before applying `limits`. */
+  resetLimits?: boolean;
 }
 
 export class PlatformStore {
@@ -110,7 +112,10 @@ export class PlatformStore {
     }
     if (data.plan != null) patch.plan = data.plan;
     if (data.status != null) patch.status = data.status;
-    if (data.limits != null) patch.limits = JSON.stringify({ ...JSON.parse(current.limits), ...data.limits });
+    if (data.limits != null || data.resetLimits) {
+      const base = data.resetLimits ? {} : (JSON.parse(current.limits) as Record<string, unknown>);
+      patch.limits = JSON.stringify({ ...base, ...(data.limits ?? {}) });
+    }
     await this.db.batch([
       this.db.update(tenants).set(patch).where(eq(tenants.id, id)),
       this.db.insert(auditLog).values({

@@ -54,6 +54,10 @@ const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
     plan: t.field({ type: PlanEnum, required: false }),
     status: t.field({ type: TenantStatusEnum, required: false }),
     limits: t.field({ type: TenantLimitsInput, required: false }),
+    resetLimits: t.boolean({
+      required: false,
+      description: 'Drop every per-tenant override first (back to the plan table); `limits` then applies on top.',
+    }),
   }),
 });
 
@@ -105,6 +109,7 @@ builder.mutationFields((t) => ({
           plan: input.plan ? lower(input.plan) : null,
           status: input.status ? lower(input.status) : null,
           limits,
+          resetLimits: input.resetLimits ?? false,
         },
         `platform:${app.principal.userId}`,
         app.requestId,

@@ -23,6 +23,20 @@ describe('platform admin', () => {
     expect(codeOf(await gql('{ tenant { name } }', {}, { token: tenantToken }))).toBe('TENANT_SUSPENDED');
   });
 
+  it('overrides a tenant limit and resets it to the plan table', async () => {
+    const token = await platformToken();
+    const t = await createTenant({ plan: 'free' });
+    const m = 'mutation($id: ID!, $input: UpdateTenantInput!) { updateTenant(id: $id, input: $input) { id } }';
+    const usage = async () => (await gql('{ usage { requestLimit documentLimit } }', {}, { token: t.token })).body.data.usage;
+    expect(await usage()).toEqual({ requestLimit: 1000, documentLimit: 100 });
+    await gql(m, { id: t.id, input: { limits: { monthlyRequests: 5000, documents: 7 } } }, { token });
+    expect(await usage()).toEqual({ requestLimit: 5000, documentLimit: 7 });
+    await gql(m, { id: t.id, input: { resetLimits: true, limits: { documents: 9 } } }, { token });
+    expect(await usage()).toEqual({ requestLimit: 1000, documentLimit: 9 });
+    await gql(m, { id: t.id, input: { resetLimits: true } }, { token });
+    expect(await usage()).toEqual({ requestLimit: 1000, documentLimit: 100 });
+  });
+
   it('refuses bad slugs and duplicates', async () => {
     const token = await platformToken();
     const m = 'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }';

@@ -35,12 +35,43 @@ export function isPrivateHost(hostname: string): boolean {
   }
   // (WHATWG URL parsing already turns decimal/hex IPv4 spellings like 2130706433 into dotted form.)
   if (h.includes(':')) {
-    if (h === '::' || h === '::1') return true;
-    if (/^f[cd][0-9a-f]{2}:/.test(h) || /^fe[89ab][0-9a-f]:/.test(h)) return true;
-    const mapped = h.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/);
-    if (mapped) return isPrivateHost(mapped[1]!);
+    const g = ipv6Groups(h);
+    // Not a literal we can read: refuse rather than guess.
+    if (!g) return true;
+    if (g.every((x) => x === 0) || (g.slice(0, 7).every((x) => x === 0) && g[7] === 1)) return true;
+    if ((g[0]! & 0xfe00) === 0xfc00 || (g[0]! & 0xffc0) === 0xfe80 || (g[0]! & 0xff00) === 0xff00) return true;
+    // IPv4 inside IPv6: mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, SIIT ::ffff:0:a.b.c.d,
+    // NAT64 64:ff9b::a.b.c.d and 6to4 2002:AABB:CCDD::. new URL() writes them in hex
+    // ([::ffff:7f00:1]), so the embedded address is read from the groups, not the text.
+    const v4 = (hi: number, lo: number) => isPrivateHost(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+    const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+    if (zeros(0, 5) && (g[5] === 0 || g[5] === 0xffff)) return v4(g[6]!, g[7]!);
+    if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(g[6]!, g[7]!);
+    if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return v4(g[6]!, g[7]!);
+    if (g[0] === 0x2002) return v4(g[1]!, g[2]!);
   }
   return false;
+}
+
+/** The eight 16-bit groups of an IPv6 literal (with `::` and a dotted IPv4 tail), or null. */
+function ipv6Groups(h: string): number[] | null {
+  let text = h.split('%')[0]!;
+  const tail = text.match(/^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/);
+  if (tail) {
+    const b = tail.slice(2).map(Number);
+    if (b.some((x) => x > 255)) return null;
+    text = `${tail[1]}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const part = (s: string) => (s === '' ? [] : s.split(':'));
+  const head = part(halves[0]!);
+  const rest = halves.length === 2 ? part(halves[1]!) : [];
+  const fill = halves.length === 2 ? 8 - head.length - rest.length : 0;
+  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
+  const all = [...head, ...Array<string>(fill).fill('0'), ...rest];
+  if (all.length !== 8 || all.some((x) => !/^[0-9a-f]{1,4}$/.test(x))) return null;
+  return all.map((x) => parseInt(x, 16));
 }
 
 function checkUrl(raw: string, allowPrivate: boolean): URL {

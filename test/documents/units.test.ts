@@ -120,6 +120,24 @@ describe('URL sources', () => {
     await expect(fetchUrlSource('https://user:pw@public.example/doc', opts)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
+  it('refuses IPv4 addresses embedded in IPv6 literals, in the hex form the URL parser produces', async () => {
+    let fetched = 0;
+    const fetcher = (async () => {
+      fetched++;
+      return new Response('secret', { headers: { 'content-type': 'text/plain' } });
+    }) as unknown as typeof fetch;
+    const opts = { maxBytes: 1000, allowPrivateHosts: false, fetcher };
+    // new URL() serialises [::ffff:127.0.0.1] as [::ffff:7f00:1]: the check must see through that.
+    for (const url of [
+      'http://[::ffff:127.0.0.1]/', 'http://[::ffff:169.254.169.254]/latest/meta-data/', 'http://[0:0:0:0:0:ffff:a00:1]/',
+      'http://[::127.0.0.1]/', 'http://[64:ff9b::10.0.0.1]/', 'http://[::ffff:0:127.0.0.1]/', 'http://[2002:7f00:1::]/',
+    ]) {
+      await expect(fetchUrlSource(url, opts), url).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: 'url must name a public host' });
+    }
+    expect(fetched).toBe(0);
+    for (const h of ['[::ffff:808:808]', '[64:ff9b::808:808]', '[2002:808:808::1]']) expect(isPrivateHost(h), h).toBe(false);
+  });
+
   it('caps the body while reading, whatever Content-Length says', async () => {
     const fetcher = (async () =>
       new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(400)); } }), { headers: { 'content-type': 'text/plain' } })) as unknown as typeof fetch;

@@ -104,14 +104,19 @@ export class IngestionService {
       await this.deps.blobs.delete(objectKey).catch(() => undefined);
       throw err;
     }
+    // From here the row (new, or pointing at the new original) exists: the plan counts
+    // follow it whether or not the enqueue works, or a later delete would count down
+    // what was never counted up.
+    const usage = existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes };
     try {
       await this.deps.queue.send({ type: 'ingest', tenantId: scope.tenantId, documentId: id, objectKey, version });
     } catch (err) {
       this.deps.log.error('ingest enqueue failed', { documentId: id, error: String(err) });
       await scope.documents.markAttempt(id, objectKey, 'failed', 'Could not be queued for processing; ingest it again.');
+      await this.recordUsage(usage, id);
       throw new AppError('UPSTREAM_UNAVAILABLE', 'The ingestion queue is unavailable, try again');
     }
-    await this.recordUsage(existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes }, id);
+    await this.recordUsage(usage, id);
     return row;
   }
 

@@ -64,16 +64,17 @@ export class DocumentsRepo {
     const where: (SQL | undefined)[] = [eq(documents.tenantId, tenantId), afterCursor(documents.createdAt, documents.id, after)];
     if (filter.collectionId) where.push(eq(documents.collectionId, filter.collectionId));
     if (filter.status) where.push(eq(documents.status, filter.status));
+    // Tags are a JSON array: filtered in SQL so the page and hasNextPage cover every document
+    // (filtering a fixed window in code silently lost matches past it).
+    if (filter.tag) where.push(sql`EXISTS (SELECT 1 FROM json_each(${documents.tags}) AS tag WHERE tag.value = ${filter.tag})`);
     const rows = await db
       .select()
       .from(documents)
       .where(and(...where))
       .orderBy(asc(documents.createdAt), asc(documents.id))
-      .limit(filter.tag ? 1000 : first + 1)
+      .limit(first + 1)
       .all();
-    // Tags are a JSON array; filter in code (bounded by the limit above) rather than json_each per row.
-    const filtered = filter.tag ? rows.filter((r) => (JSON.parse(r.tags) as string[]).includes(filter.tag!)) : rows;
-    return { items: filtered.slice(0, first), hasNextPage: filtered.length > first };
+    return { items: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 
   async count(): Promise<number> {

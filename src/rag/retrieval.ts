@@ -11,7 +11,7 @@ import type { TenantScope } from '../db/tenant-scope';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import type { UsageDelta } from '../objects/guard-types';
-import type { VectorFilter, VectorStore } from '../vector/types';
+import { VECTOR_LIMITS, type VectorFilter, type VectorStore } from '../vector/types';
 import { rankBm25 } from './bm25';
 import { ftsPhrase, ftsTerms } from './fts-query';
 import type { Hit, Retriever, SearchFilter, SearchMode, SearchRequest } from './types';
@@ -125,8 +125,17 @@ export class RetrievalService implements Retriever {
     const vf: VectorFilter = { tenant_id: scope.tenantId };
     // Narrow in the index where Vectorize can (indexed string properties); tags are
     // multi-valued and are filtered by the D1 re-check only.
-    if (filter?.documentIds?.length && filter.documentIds.length <= MAX_IDS_IN_VECTOR_FILTER) vf.document_id = { $in: filter.documentIds };
-    if (filter?.collectionIds?.length && filter.collectionIds.length <= MAX_IDS_IN_VECTOR_FILTER) vf.collection_id = { $in: filter.collectionIds };
+    // Each list alone fits Vectorize's filter size; together they may not (40 + 40 ids is
+    // over 2 KB and would be refused), so a list is added only while the whole still fits.
+    const fits = (f: VectorFilter) => new TextEncoder().encode(JSON.stringify(f)).byteLength < VECTOR_LIMITS.maxFilterBytes;
+    if (filter?.documentIds?.length && filter.documentIds.length <= MAX_IDS_IN_VECTOR_FILTER) {
+      const next: VectorFilter = { ...vf, document_id: { $in: filter.documentIds } };
+      if (fits(next)) vf.document_id = next.document_id!;
+    }
+    if (filter?.collectionIds?.length && filter.collectionIds.length <= MAX_IDS_IN_VECTOR_FILTER) {
+      const next: VectorFilter = { ...vf, collection_id: { $in: filter.collectionIds } };
+      if (fits(next)) vf.collection_id = next.collection_id!;
+    }
     const matches = await vectors.query(scope.vectorNamespace, qv!, { topK: depth, filter: vf, returnMetadata: 'indexed' });
     // First tenant check: the vector's own metadata (the D1 row is the second).
     return matches.filter((m) => m.metadata?.tenant_id === scope.tenantId).map((m) => ({ id: m.id, score: m.score }));

@@ -38,3 +38,19 @@ describe('search filters', () => {
     }
   });
 });
+
+describe('search filters within the vector index’s filter size', () => {
+  it('answers VECTOR and HYBRID with 40 document ids and 40 collection ids (a vector filter over 2 KB would be refused)', async () => {
+    const [t, other] = [await createTenant(), await createTenant()];
+    const c = (await gql('mutation { createCollection(input: { name: "c" }) { id } }', {}, { token: t.token })).body.data.createCollection.id as string;
+    const d = await ingestProcessed(t, { name: 'd', text: 'Kiwi fruit grows on vines in New Zealand.', collectionId: c });
+    const foreign = await ingestProcessed(other, { name: 'd', text: 'Kiwi fruit grows on vines in New Zealand.' });
+    const pad = (real: string[]) => [...real, ...Array.from({ length: 40 - real.length }, () => crypto.randomUUID())];
+    const filter = { documentIds: pad([d.id, foreign.id]), collectionIds: pad([c]) };
+    for (const mode of MODES) {
+      const r = await gql('query($i: SearchInput!) { search(input: $i) { hits { document { id } } } }', { i: { query: 'kiwi fruit', mode, topK: 5, filter } }, { token: t.token });
+      expect(r.body.errors, mode).toBeUndefined();
+      expect(r.body.data.search.hits.map((h: { document: { id: string } }) => h.document.id), mode).toEqual([d.id]);
+    }
+  });
+});

@@ -49,6 +49,11 @@ export async function verifyJwt(token: string, config: Config): Promise<Principa
     if (err instanceof AppError) throw err;
     if (err instanceof errors.JWTExpired) throw unauthenticated('Token has expired');
     if (err instanceof errors.JWTClaimValidationFailed) throw unauthenticated(`Token claim invalid: ${err.claim}`);
+    // The key set could not be fetched or read (timeout, non-200, not JSON, not a key set):
+    // the issuer's problem, not the token's. jose throws a bare JOSEError only from its JWKS fetch.
+    if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err as errors.JOSEError)?.code === 'ERR_JOSE_GENERIC') {
+      throw new AppError('UPSTREAM_UNAVAILABLE', 'Could not fetch signing keys');
+    }
     if (err instanceof errors.JOSEError) throw unauthenticated('Token is invalid');
     // Network failure fetching the JWKS: an upstream problem, not the caller's.
     throw new AppError('UPSTREAM_UNAVAILABLE', 'Could not fetch signing keys');
@@ -59,11 +64,15 @@ export async function verifyJwt(token: string, config: Config): Promise<Principa
 function decodeHeader(token: string): { alg?: unknown } {
   const part = token.split('.')[0];
   if (!part || token.split('.').length !== 3) throw unauthenticated('Token is malformed');
+  let header: unknown;
   try {
-    return JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+    header = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
   } catch {
     throw unauthenticated('Token is malformed');
   }
+  // `null` or a list parses fine but is no JOSE header (reading `.alg` of null would surface as a 503).
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw unauthenticated('Token is malformed');
+  return header as { alg?: unknown };
 }
 
 function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
@@ -73,6 +82,8 @@ function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
   if (!tenantRef && !platformAdmin) throw unauthenticated(`Token has no ${tenantClaim} claim`);
   const roleRaw = typeof p.role === 'string' ? p.role.toLowerCase() : 'viewer';
   if (!ROLES.includes(roleRaw as Role)) throw unauthenticated('Token role is not one of owner, admin, member, viewer');
+  // A scope claim restricts the token; one we cannot read must not leave it unrestricted.
+  if (p.scope !== undefined && typeof p.scope !== 'string') throw unauthenticated('Token scope must be a space-separated string');
   const scopes = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : [];
   return {
     kind: 'user',

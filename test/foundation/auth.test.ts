@@ -280,3 +280,59 @@ describe('configuration validation', () => {
     expect(() => loadConfig({ ...env, JWT_SECRET: '', JWKS_URL: '' } as never)).toThrow(/JWT_SECRET .* or JWKS_URL/);
   });
 });
+
+describe('JWT claim and header shapes (review)', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('refuses a token whose scope claim is not a space-separated string, instead of treating it as unrestricted', async () => {
+    const [a, b] = [await createTenant(), await createTenant()];
+    await createApiKey(a, ['SEARCH']);
+    await createApiKey(b, ['SEARCH']);
+    // An issuer that sends scope as a list means to restrict the token; ignoring it would grant everything.
+    const token = await signToken({ tenant_id: a.id, role: 'admin', scope: ['search'] });
+    const r = await gql('{ apiKeys { id } }', {}, { token });
+    expect(r.status).toBe(401);
+    expect(codeOf(r)).toBe('UNAUTHENTICATED');
+    expect(r.body.data?.apiKeys).toBeUndefined();
+    // The string form keeps working and is held to its scopes.
+    const scoped = await gql('{ apiKeys { id } }', {}, { token: await signToken({ tenant_id: a.id, role: 'admin', scope: 'search' }) });
+    expect(codeOf(scoped)).toBe('FORBIDDEN');
+    const full = await gql('{ apiKeys { id } }', {}, { token: await signToken({ tenant_id: a.id, role: 'admin', scope: 'search admin' }) });
+    expect(full.body.data.apiKeys).toHaveLength(1);
+  });
+
+  it('answers a token whose header is not a JSON object with 401, not an upstream error', async () => {
+    for (const header of ['null', '1', '"HS256"', '[]']) {
+      const r = await gql(VIEWER, {}, { token: `${base64url.encode(header)}.${base64url.encode('{}')}.c2ln` });
+      expect(r.status).toBe(401);
+      expect(codeOf(r)).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('answers UPSTREAM_UNAVAILABLE when the JWKS endpoint fails, and UNAUTHENTICATED for an unknown kid', async () => {
+    const { verifyJwt } = await import('../../src/auth/jwt');
+    const { loadConfig } = await import('../../src/env');
+    const kp = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256' };
+    const down = `https://issuer.test/${crypto.randomUUID()}/jwks.json`;
+    const garbage = `https://issuer.test/${crypto.randomUUID()}/jwks.json`;
+    const up = `https://issuer.test/${crypto.randomUUID()}/jwks.json`;
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url === down) return new Response('bad gateway', { status: 502 });
+      if (url === garbage) return new Response('<html>maintenance</html>', { status: 200 });
+      if (url === up) return Response.json({ keys: [jwk] });
+      return realFetch(input, init);
+    });
+    const token = (kid: string) =>
+      new SignJWT({ tenant_id: 'acme', role: 'member' }).setProtectedHeader({ alg: 'ES256', kid }).setSubject('u1').setExpirationTime('5m').sign(kp.privateKey);
+    for (const url of [down, garbage]) {
+      const config = loadConfig({ ...env, JWKS_URL: url } as never);
+      await expect(verifyJwt(await token('k1'), config)).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    }
+    const config = loadConfig({ ...env, JWKS_URL: up } as never);
+    await expect(verifyJwt(await token('other-kid'), config)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(verifyJwt(await token('k1'), config)).resolves.toMatchObject({ userId: 'u1' });
+  });
+});

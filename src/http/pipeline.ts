@@ -79,6 +79,13 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     });
     const yoga = yogaFor({ introspection: config.introspection });
     const response = await requestStore.run({ requestId, log }, () => yoga.fetch(body, { app: ctx }));
+    if (response.status === 415) {
+      // Yoga answers an unsupported content type with an empty body: give it the error contract.
+      const err = new AppError('BAD_USER_INPUT', 'Unsupported content type: send application/json, application/graphql or multipart/form-data');
+      const plain = errorResponse(err, requestId, { ...cors, ...rl });
+      const res = new Response(plain.body, { status: 415, headers: plain.headers });
+      return admit ? withRateLimitExtension(res, admit) : res;
+    }
     return withHeaders(response, { ...cors, ...rl, 'x-request-id': requestId });
   } catch (err) {
     if (err instanceof AppError) {

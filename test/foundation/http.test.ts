@@ -155,3 +155,21 @@ describe('GraphiQL and health', () => {
     expect(denied.body.errors![0]!.extensions!.requestId).toBe(denied.headers.get('x-request-id'));
   });
 });
+
+describe('error contract for requests Yoga refuses itself (review)', () => {
+  it('answers an unsupported content type with a coded JSON error and a request id', async () => {
+    const t = await createTenant();
+    for (const headers of [{ 'content-type': 'text/plain' }, {} as Record<string, string>]) {
+      const res = await SELF.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.token}`, ...headers },
+        body: '{ tenant { slug } }',
+      });
+      expect(res.status).toBe(415);
+      const body = await res.json<any>();
+      expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(body.errors[0].extensions.requestId).toBe(res.headers.get('x-request-id'));
+      expect(body.errors[0].message).toMatch(/content type/i);
+    }
+  });
+});

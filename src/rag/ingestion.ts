@@ -89,10 +89,16 @@ export class IngestionService {
     const id = existing?.id ?? newId();
     const version = existing ? Math.max(existing.version, keyVersion(existing.objectKey)) + 1 : 1;
     const objectKey = objectKeyFor(scope.tenantId, id, version);
-    await this.deps.blobs.put(objectKey, source.bytes, {
-      httpMetadata: { contentType: source.mime },
-      customMetadata: { tenantId: scope.tenantId, documentId: id, contentHash: source.contentHash },
-    });
+    try {
+      await this.deps.blobs.put(objectKey, source.bytes, {
+        httpMetadata: { contentType: source.mime },
+        customMetadata: { tenantId: scope.tenantId, documentId: id, contentHash: source.contentHash },
+      });
+    } catch (err) {
+      // Nothing is written yet (no row, no quota use): the storage outage is the caller's answer.
+      this.deps.log.error('storing the original in R2 failed', { error: String(err) });
+      throw new AppError('UPSTREAM_UNAVAILABLE', 'Document storage is unavailable, try again');
+    }
     const accepted: AcceptedDocument = {
       name, collectionId, sourceType: source.sourceType, mimeType: source.mime, sourceUrl: source.sourceUrl,
       contentHash: source.contentHash, sizeBytes, tags, metadata, objectKey,

@@ -60,3 +60,24 @@ describe('ingestion when the queue is unavailable', () => {
     expect(await usage(a.token)).toEqual({ documents: 1, storedBytes: 22 });
   });
 });
+
+describe('ingestion when R2 is unavailable', () => {
+  it('answers UPSTREAM_UNAVAILABLE and writes nothing: no row, no quota use', async () => {
+    const [a, b] = await twoTenants();
+    const failingBlobs = {
+      DOCUMENTS: {
+        put: () => Promise.reject(new Error('r2 down: internal detail')),
+        get: () => Promise.resolve(null),
+        delete: () => Promise.resolve(),
+        list: () => Promise.resolve({ objects: [], truncated: false, delimitedPrefixes: [] }),
+      },
+    };
+    const r = await gqlWith(failingBlobs, INGEST, { input: { name: 'r2.txt', text: 'some text' } }, a.token);
+    expect(codeOf(r)).toBe('UPSTREAM_UNAVAILABLE');
+    expect(r.status).toBe(503);
+    expect(JSON.stringify(r.body)).not.toContain('internal detail');
+    expect(await documents(a.token)).toEqual([]);
+    expect(await usage(a.token)).toEqual({ documents: 0, storedBytes: 0 });
+    expect(await documents(b.token)).toEqual([]);
+  });
+});

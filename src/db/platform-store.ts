@@ -48,6 +48,11 @@ export class PlatformStore {
     );
   }
 
+  /** Hosts name tenants by slug only (`<slug>.<BASE_DOMAIN>`), never by id. */
+  async tenantBySlug(slug: string): Promise<TenantRow | null> {
+    return (await this.db.select().from(tenants).where(eq(tenants.slug, slug.toLowerCase())).get()) ?? null;
+  }
+
   async tenantByDomain(domain: string): Promise<TenantRow | null> {
     const row = await this.db
       .select({ tenant: tenants })

@@ -108,7 +108,7 @@ function refusal(a: AdmitResult): AppError {
 
 async function tenantOfHost(request: Request, config: Config, platform: PlatformStore): Promise<TenantRow | null> {
   const host = tenantFromHost(request.headers.get('host') ?? new URL(request.url).host, config.baseDomain);
-  if (host.kind === 'slug') return platform.tenantByRef(host.slug);
+  if (host.kind === 'slug') return platform.tenantBySlug(host.slug);
   if (host.kind === 'domain') return platform.tenantByDomain(host.domain);
   return null;
 }
@@ -126,7 +126,7 @@ async function resolveTenant(request: Request, config: Config, platform: Platfor
     if (!tenant) throw new AppError('UNAUTHENTICATED', 'The credential names no known tenant');
   }
   if (hostRef.kind !== 'none') {
-    const hostTenant = hostRef.kind === 'slug' ? await platform.tenantByRef(hostRef.slug) : await platform.tenantByDomain(hostRef.domain);
+    const hostTenant = hostRef.kind === 'slug' ? await platform.tenantBySlug(hostRef.slug) : await platform.tenantByDomain(hostRef.domain);
     if (hostRef.kind === 'domain' && !hostTenant && !tenant) {
       // An unregistered custom host with a tenantless (platform) credential.
       return null;

@@ -158,6 +158,13 @@ describe('host and credential tenant', () => {
     expect(unknown.body.errors?.[0]?.message).toBe(foreign.body.errors?.[0]?.message);
   });
 
+  it('names tenants on hosts by slug only, never by id', async () => {
+    const t = await createTenant();
+    const r = await gql(VIEWER, {}, { token: t.token, host: `${t.id}.localhost` });
+    expect(r.status).toBe(403);
+    expect(codeOf(r)).toBe('FORBIDDEN');
+  });
+
   it('resolves a registered custom domain to its tenant', async () => {
     const t = await createTenant();
     const other = await createTenant();

@@ -39,6 +39,10 @@ export default defineConfig({
         plugins: [worker({ OPENAI_API_KEY: 'sk-test-not-a-real-key', OPENAI_BASE_URL: 'https://fake-openai.test/v1' })],
         test: { name: 'openai', include: [OPENAI_TESTS] },
       },
+      // Benchmarks that need workerd (npm run bench:guard-rpc); only when asked for.
+      ...(process.env.EDGERAG_BENCH
+        ? [{ extends: true, plugins: [worker()], test: { name: 'bench', include: ['scripts/bench/*.bench-run.ts'] } }]
+        : []),
     ],
   },
 });

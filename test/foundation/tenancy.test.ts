@@ -93,15 +93,19 @@ describe('API keys management', () => {
     const [a, b] = await twoTenants();
     const key = await createApiKey(a, ['SEARCH', 'CHAT'], { rateLimitPerMinute: 30 });
     expect(key.secret).toMatch(/^erk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    // The secret part is base64url and may itself contain '_', so cut at a fixed offset
+    // ('erk_' + 12-char prefix + '_'), never split on '_'.
+    const secretPart = key.secret.slice('erk_'.length + 12 + 1);
+    expect(secretPart).toHaveLength(43);
     const listed = await gql('{ apiKeys { id name scopes prefix rateLimitPerMinute revoked } }', {}, { token: a.token });
     expect(listed.body.data.apiKeys).toHaveLength(1);
-    expect(JSON.stringify(listed.body)).not.toContain(key.secret.split('_')[2]);
+    expect(JSON.stringify(listed.body)).not.toContain(secretPart);
     expect(listed.body.data.apiKeys[0]).toMatchObject({ scopes: ['SEARCH', 'CHAT'], rateLimitPerMinute: 30, revoked: false });
     expect((await gql('{ apiKeys { id } }', {}, { token: b.token })).body.data.apiKeys).toEqual([]);
 
     const stored = await env.DB.prepare('SELECT secret_hash FROM api_keys WHERE id = ?').bind(key.id).first<{ secret_hash: string }>();
     expect(stored!.secret_hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(stored!.secret_hash).not.toContain(key.secret.split('_')[2]);
+    expect(stored!.secret_hash).not.toContain(secretPart);
   });
 
   it('cannot revoke another tenant’s key (NOT_FOUND, key keeps working)', async () => {

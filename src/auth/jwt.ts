@@ -85,6 +85,8 @@ function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
   // A scope claim restricts the token; one we cannot read must not leave it unrestricted.
   if (p.scope !== undefined && typeof p.scope !== 'string') throw unauthenticated('Token scope must be a space-separated string');
   const scopes = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : [];
+  // An empty scope claim names no scope at all; granting everything would read it the wrong way round.
+  if (typeof p.scope === 'string' && scopes.length === 0) throw unauthenticated('Token scope is empty: omit the claim for an unrestricted token');
   return {
     kind: 'user',
     tenantRef,

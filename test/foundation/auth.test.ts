@@ -308,6 +308,19 @@ describe('JWT claim and header shapes (review)', () => {
     expect(full.body.data.apiKeys).toHaveLength(1);
   });
 
+  it('refuses a token whose scope claim is empty or blank, instead of treating it as unrestricted', async () => {
+    const a = await createTenant();
+    for (const scope of ['', ' ', '   ']) {
+      const r = await gql('{ apiKeys { id } }', {}, { token: await signToken({ tenant_id: a.id, role: 'admin', scope }) });
+      expect(r.status).toBe(401);
+      expect(codeOf(r)).toBe('UNAUTHENTICATED');
+      expect(r.body.data?.apiKeys).toBeUndefined();
+    }
+    // No scope claim at all is the unrestricted form.
+    const plain = await gql('{ apiKeys { id } }', {}, { token: await signToken({ tenant_id: a.id, role: 'admin' }) });
+    expect(plain.body.data.apiKeys).toEqual([]);
+  });
+
   it('answers a token whose header is not a JSON object with 401, not an upstream error', async () => {
     for (const header of ['null', '1', '"HS256"', '[]']) {
       const r = await gql(VIEWER, {}, { token: `${base64url.encode(header)}.${base64url.encode('{}')}.c2ln` });

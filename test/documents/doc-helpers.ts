@@ -1,13 +1,13 @@
 /**
  * Helpers for document tests: ingest through GraphQL, then drive the ingest queue
  * deterministically by calling the Worker's own queue() handler (createMessageBatch /
- * getQueueResult). Miniflare also delivers the real message in the background; the
- * consumer is idempotent, so whichever runs first, the outcome is the same.
+ * getQueueResult). ingest() and upload() run the Worker with an INGEST_QUEUE that keeps
+ * the message out of Miniflare's queue, so deliver() is the only processing (see heldQueue).
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../../src/index';
-import { gql, type TestTenant } from '../helpers';
+import { gql, type GqlResult, type TestTenant } from '../helpers';
 
 export const DOC_FIELDS = 'id name status error chunkCount contentHash tags mimeType sourceType sizeBytes collection { id }';
 
@@ -22,8 +22,33 @@ export interface DocRow {
   chunk_count: number;
 }
 
+/**
+ * A producer that accepts and drops. With the real binding Miniflare delivers the message
+ * in the background, 1 s after the first pending message or at once when 5 are pending
+ * (wrangler.toml), racing deliver(): assertions on the state before processing (nothing
+ * searchable yet, the old version still served, attempt N's status and error) could fail
+ * by chance, and a background run still going when a test deleted the document could
+ * upsert its vectors again after the delete (vectorCount off by its chunks).
+ */
+const heldQueue = { send: async () => undefined, sendBatch: async () => undefined } as unknown as Env['INGEST_QUEUE'];
+
+/** POSTs to /graphql through the Worker's fetch handler with the held queue (waits for its waitUntil work). */
+async function postHeld(body: BodyInit, headers: Record<string, string>): Promise<GqlResult> {
+  const request = new Request('http://localhost/graphql', { method: 'POST', headers, body });
+  const ctx = createExecutionContext();
+  const res = await (worker as ExportedHandler<Env>).fetch!(request as Request<unknown, IncomingRequestCfProperties>, { ...env, INGEST_QUEUE: heldQueue } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  const text = await res.text();
+  try {
+    return { status: res.status, headers: res.headers, body: JSON.parse(text) };
+  } catch {
+    throw new Error(`non-JSON response ${res.status}: ${text.slice(0, 300)}`);
+  }
+}
+
 export async function ingest(t: TestTenant, input: Record<string, unknown>, token = t.token) {
-  return gql(`mutation($input: IngestDocumentInput!) { ingestDocument(input: $input) { ${DOC_FIELDS} } }`, { input }, { token });
+  const query = `mutation($input: IngestDocumentInput!) { ingestDocument(input: $input) { ${DOC_FIELDS} } }`;
+  return postHeld(JSON.stringify({ query, variables: { input } }), { 'content-type': 'application/json', authorization: `Bearer ${token}` });
 }
 
 export async function row(id: string): Promise<DocRow | null> {
@@ -117,8 +142,8 @@ export async function upload(t: TestTenant, input: Record<string, unknown>, file
   }));
   form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
   form.set('0', file);
-  const res = await SELF.fetch('http://localhost/graphql', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } };
+  const r = await postHeld(form, { authorization: `Bearer ${token}` });
+  return { status: r.status, body: r.body as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } };
 }
 
 /** A minimal valid PDF with one line of text per page (Helvetica), xref offsets computed. */

@@ -90,7 +90,8 @@ export class DocumentsRepo {
       .select()
       .from(documents)
       .where(and(eq(documents.tenantId, tenantId), eq(documents.name, name), collectionId ? eq(documents.collectionId, collectionId) : isNull(documents.collectionId)))
-      .orderBy(asc(documents.createdAt))
+      // id breaks a created_at tie (rows made in the same millisecond), so the pick is repeatable.
+      .orderBy(asc(documents.createdAt), asc(documents.id))
       .get();
     return row ?? null;
   }

@@ -30,7 +30,19 @@ export interface DocRow {
  * by chance, and a background run still going when a test deleted the document could
  * upsert its vectors again after the delete (vectorCount off by its chunks).
  */
-const heldQueue = { send: async () => undefined, sendBatch: async () => undefined } as unknown as Env['INGEST_QUEUE'];
+const sent = new Map<string, unknown[]>();
+function hold(body: unknown): void {
+  // Structured-clone like the real producer, so a later mutation by the sender cannot leak in.
+  const copy = structuredClone(body) as { documentId?: string };
+  if (!copy?.documentId) throw new Error(`ingest message without documentId: ${JSON.stringify(body)}`);
+  sent.set(copy.documentId, [...(sent.get(copy.documentId) ?? []), copy]);
+}
+const heldQueue = {
+  send: async (body: unknown) => hold(body),
+  sendBatch: async (messages: Iterable<{ body: unknown }>) => {
+    for (const m of messages) hold(m.body);
+  },
+} as unknown as Env['INGEST_QUEUE'];
 
 /** POSTs to /graphql through the Worker's fetch handler with the held queue (waits for its waitUntil work). */
 async function postHeld(body: BodyInit, headers: Record<string, string>): Promise<GqlResult> {
@@ -55,11 +67,19 @@ export async function row(id: string): Promise<DocRow | null> {
   return env.DB.prepare('SELECT * FROM documents WHERE id = ?').bind(id).first<DocRow>();
 }
 
-/** The message ingestDocument enqueued for the document's current content. */
+/**
+ * The message ingestDocument enqueued for the document's current content: the last one the
+ * Worker actually sent (so a producer that forgot to enqueue, or enqueued the wrong version,
+ * fails here), checked against the row it must describe.
+ */
 export async function messageFor(id: string) {
   const r = await row(id);
   if (!r) throw new Error(`no document ${id}`);
-  return { type: 'ingest', tenantId: r.tenant_id, documentId: id, objectKey: r.object_key, version: Number(r.object_key.split('/').pop()) };
+  const expected = { type: 'ingest', tenantId: r.tenant_id, documentId: id, objectKey: r.object_key, version: Number(r.object_key.split('/').pop()) };
+  const produced = sent.get(id)?.at(-1);
+  if (produced === undefined) throw new Error(`the Worker enqueued no ingest message for document ${id}`);
+  expect(produced).toEqual(expected);
+  return produced as typeof expected;
 }
 
 /** Runs the Worker's queue handler on one message, as delivery `attempts`; returns ack/retry state. */

@@ -11,7 +11,7 @@ import { AppError, ERROR_STATUS, type ErrorCode } from './lib/errors';
 import { errorDetail } from './lib/log';
 import { requestStore } from './lib/request-store';
 import { schema } from './schema';
-import { maskError } from './schema/errors';
+import { isGraphQLError, maskError } from './schema/errors';
 import { rateLimitExtension } from './http/rate-limit-headers';
 
 export interface YogaOptions {
@@ -110,7 +110,7 @@ function build(opts: YogaOptions) {
       info: () => undefined,
       warn: (...args: unknown[]) => console.warn(...args),
       error: (...args: unknown[]) => {
-        if (args.some((a) => a instanceof AppError || a instanceof GraphQLError)) return;
+        if (args.some((a) => a instanceof AppError || isGraphQLError(a))) return;
         console.error(...args);
       },
     },

@@ -19,10 +19,19 @@ function findAppError(err: unknown): AppError | null {
   return null;
 }
 
+/**
+ * A GraphQLError from any copy of graphql. `instanceof` alone is not enough: a bundler
+ * that pulls in a second copy of the package (see wrangler.toml [alias]) makes a second
+ * class, and a syntax error from it would be masked as unexpected (500) instead of 400.
+ */
+export function isGraphQLError(err: unknown): err is GraphQLError {
+  return err instanceof GraphQLError || (typeof err === 'object' && err !== null && Object.prototype.toString.call(err) === '[object GraphQLError]');
+}
+
 export function maskError(requestId: string, onUnexpected: (err: unknown) => void) {
   return (error: unknown): Error => {
     const app = findAppError(error);
-    const gql = error instanceof GraphQLError ? error : null;
+    const gql = isGraphQLError(error) ? error : null;
     if (app) {
       return new GraphQLError(app.message, {
         nodes: gql?.nodes,
@@ -44,7 +53,7 @@ export function maskError(requestId: string, onUnexpected: (err: unknown) => voi
         extensions: { ...gql.extensions, code, http: { ...http, status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] } },
       });
     }
-    if (gql?.originalError instanceof GraphQLError && !(gql.originalError instanceof AppError)) {
+    if (isGraphQLError(gql?.originalError) && !(gql.originalError instanceof AppError)) {
       // A scalar's parseValue threw a coded GraphQLError.
       const inner = gql.originalError;
       const code = (inner.extensions?.code as ErrorCode | undefined) ?? 'BAD_USER_INPUT';

@@ -31,7 +31,7 @@ const QUERY = JSON.stringify({ query: '{ viewer { role } }' });
 
 const wrangler = 'node_modules/wrangler/bin/wrangler.js';
 const { JWT_SECRET } = readDevVars();
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
+const childEnv = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
 
 function wranglerSync(args) {
   const r = spawnSync(process.execPath, [wrangler, ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: childEnv });

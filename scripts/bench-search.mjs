@@ -89,7 +89,7 @@ async function graphqlBench() {
   const { JWT_SECRET } = readDevVars();
   const token = await mintToken({ secret: JWT_SECRET, tenant: 'bench', role: 'admin', sub: 'bench' });
   const dev = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', port, '--persist-to', state,
-    '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:', '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:', '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
   let devLog = '';
   dev.stdout.on('data', (d) => (devLog += d));
   dev.stderr.on('data', (d) => (devLog += d));

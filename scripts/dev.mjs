@@ -47,7 +47,12 @@ edgerag is starting on http://localhost:${port}
   curl -s http://localhost:${port}/graphql -H 'content-type: application/json' \\
        -H "authorization: Bearer ${tokens.acme.slice(0, 16)}…" -d '{"query":"{ viewer { role tenant { slug } } }"}'
 `);
-const child = spawn(process.execPath, [...wrangler, 'dev', '--port', port, '--ip', '127.0.0.1', ...process.argv.slice(2)], { stdio: 'inherit' });
+// Miniflare would fetch Request.cf from workers.cloudflare.com on start; offline that only
+// prints a scary error and falls back to a placeholder, so skip it unless asked for.
+const child = spawn(process.execPath, [...wrangler, 'dev', '--port', port, '--ip', '127.0.0.1', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env },
+});
 const stop = () => child.kill('SIGINT');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

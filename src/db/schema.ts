@@ -81,6 +81,13 @@ export const collections = sqliteTable('collections', {
   createdAt: text('created_at').notNull().default(now),
 });
 
+/**
+ * Documents. A name is unique within a collection, and among the tenant's documents without
+ * one: UNIQUE INDEX documents_tenant_collection_name_idx ON (tenant_id, ifnull(collection_id, ''),
+ * name) (migration 0003; NULLs never collide in a UNIQUE index, hence the ifnull). Ingestion
+ * relies on it: of two concurrent first ingests of one name, the second insert is a conflict.
+ * The other indexes are in migrations/ only; this file lists none of them.
+ */
 export const documents = sqliteTable('documents', {
   id: text('id').primaryKey(),
   tenantId: text('tenant_id').notNull(),
@@ -99,7 +106,12 @@ export const documents = sqliteTable('documents', {
   tags: text('tags').notNull().default('[]'),
   /** JSON object supplied by the client. */
   metadata: text('metadata').notNull().default('{}'),
-  /** R2 key of the original upload: `<tenant_id>/<document_id>/<version>`. */
+  /**
+   * R2 key of the newest accepted original: `<tenant_id>/<document_id>/<version>-<nonce>` (keys
+   * written before the nonce are `<tenant_id>/<document_id>/<version>`). Every write attempt has
+   * its own key, so two concurrent replacements never write the same object; replacing is a
+   * compare-and-set on this column.
+   */
   objectKey: text('object_key'),
   /** Bumped on every replacement so late queue messages for an old version are ignored. */
   version: integer('version').notNull().default(1),

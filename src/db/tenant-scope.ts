@@ -4,6 +4,7 @@
  * Every repository it exposes adds `tenant_id = ?` to every statement; the vector
  * namespace is the tenant id. Nothing else in src/ may query tenant-owned tables.
  */
+import { getTableColumns, is, SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Principal } from '../auth/principal';
 import { actorId } from '../auth/principal';
@@ -63,9 +64,15 @@ export class TenantScope {
     return actorId(this.principal);
   }
 
-  /** An audit_log insert to put in the same batch() as the change it records (DESIGN §9). */
-  auditStatement(entry: AuditEntry): BatchItem<'sqlite'> {
-    return this.db.insert(auditLog).values({
+  /**
+   * An audit_log insert to put in the same batch() as the change it records (DESIGN §9).
+   * With `onlyIf` the row is written only when that condition holds when the statement runs:
+   * placed after a conditional change (an insert that may conflict, a compare-and-set) and
+   * given a condition that is true exactly when the change happened, it records only
+   * changes that took place.
+   */
+  auditStatement(entry: AuditEntry, onlyIf?: SQL): BatchItem<'sqlite'> {
+    const row: typeof auditLog.$inferInsert = {
       id: newId(),
       tenantId: this.tenantId,
       actor: this.actor,
@@ -74,7 +81,15 @@ export class TenantScope {
       targetId: entry.targetId ?? null,
       details: JSON.stringify(entry.details ?? {}),
       requestId: this.requestId,
-    });
+    };
+    if (!onlyIf) return this.db.insert(auditLog).values(row);
+    // INSERT … SELECT <values> WHERE <condition>: drizzle lists every column in table order,
+    // so the values follow that order (a column not given takes its SQL default).
+    const given = row as Record<string, unknown>;
+    const values = Object.entries(getTableColumns(auditLog)).map(([key, column]) =>
+      given[key] !== undefined ? sql`${given[key]}` : is(column.default, SQL) ? column.default : sql`null`,
+    );
+    return this.db.insert(auditLog).select(sql`select ${sql.join(values, sql`, `)} where ${onlyIf}`);
   }
 
   /** Runs the statements and the audit row as one D1 transaction. */

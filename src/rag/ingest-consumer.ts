@@ -194,7 +194,7 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
       await deps.vectors.deleteByIds(scope.vectorNamespace, stale);
       await scope.chunks.delete(doc.id, { exceptVersion: msg.version });
     }
-    await deleteOriginals(deps.blobs, `${scope.tenantId}/${doc.id}/`, msg.objectKey);
+    await deleteOriginals(deps.blobs, `${scope.tenantId}/${doc.id}/`, msg.objectKey, msg.version);
   } catch (err) {
     deps.log.warn('ingest: cleanup of old versions failed', { documentId: doc.id, error: String(err) });
   }

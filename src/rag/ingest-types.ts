@@ -1,3 +1,5 @@
+import { randomToken } from '../lib/ids';
+
 /** The ingestion queue message (Cloudflare Queues, binding INGEST_QUEUE). */
 export interface IngestMessage {
   type: 'ingest';
@@ -5,7 +7,7 @@ export interface IngestMessage {
   documentId: string;
   /** R2 key of the original this message processes; stale when the document names another. */
   objectKey: string;
-  /** The version its chunks are written under (the key's last segment). */
+  /** The version its chunks are written under (the number the key's last segment starts with). */
   version: number;
 }
 
@@ -17,4 +19,11 @@ export interface IngestQueue {
   send(message: IngestMessage): Promise<unknown>;
 }
 
-export const objectKeyFor = (tenantId: string, documentId: string, version: number) => `${tenantId}/${documentId}/${version}`;
+/**
+ * The R2 key for one write attempt of a document's original: `<tenant>/<document>/<version>-<nonce>`.
+ * Two concurrent replacements read the same row and so pick the same version; the nonce keeps
+ * their objects apart, so the loser of the compare-and-set (DocumentsRepo.acceptReplacement)
+ * can delete its own object without touching, or having overwritten, the winner's.
+ */
+export const objectKeyFor = (tenantId: string, documentId: string, version: number) =>
+  `${tenantId}/${documentId}/${version}-${randomToken(10)}`;

@@ -1,6 +1,6 @@
 /**
  * Ingestion, request side (DESIGN §6, §7 ingestDocument / deleteDocument): validate,
- * enforce plan limits, store the original in R2 under the tenant's prefix, record the
+ * reserve the plan quota, store the original in R2 under the tenant's prefix, record the
  * document (PENDING) and enqueue it. Processing happens in the queue consumer
  * (src/rag/ingest-consumer.ts); clients poll `document(id) { status }`.
  */
@@ -11,7 +11,7 @@ import type { PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
 import { newId, sha256Hex } from '../lib/ids';
 import type { Logger } from '../lib/log';
-import type { GuardClient } from '../objects/guard-types';
+import type { GuardClient, UsageDelta } from '../objects/guard-types';
 import type { VectorStore } from '../vector/types';
 import { decodeUtf8, detectMime, isPdf, normaliseText, type SupportedMime } from './extract';
 import { objectKeyFor, type IngestQueue } from './ingest-types';
@@ -44,6 +44,8 @@ const MAX_NAME = 200;
 const MAX_TAGS = 20;
 const MAX_TAG = 64;
 const MAX_METADATA_BYTES = 8 * 1024;
+/** Write attempts per ingest; every attempt after the first follows another request's write of the same name. */
+const MAX_WRITE_ATTEMPTS = 5;
 
 interface Source {
   bytes: Uint8Array;
@@ -63,9 +65,14 @@ export class IngestionService {
    * Accepts a document. Same name (in the same collection) and same content as a
    * document that did not fail: returns it unchanged (no-op). Same name, other content:
    * a replacement — the old version stays searchable until the new one completes.
+   *
+   * Concurrent ingests of one name behave as if they ran one after the other: the row
+   * write is conditional (a UNIQUE name for a new document, a compare-and-set for a
+   * replacement), and a request that loses reads the document again and takes the path
+   * it would have taken had it come second.
    */
   async ingest(input: IngestInput): Promise<DocumentRow> {
-    const { scope, limits, guard } = this.deps;
+    const { scope } = this.deps;
     const name = (input.name ?? '').trim();
     if (!name || name.length > MAX_NAME) throw bad(`name must be 1 to ${MAX_NAME} characters`, 'name');
     const given = [input.text != null, input.file != null, input.url != null].filter(Boolean).length;
@@ -76,15 +83,35 @@ export class IngestionService {
     if (collectionId && !(await scope.collections.get(collectionId))) throw new AppError('NOT_FOUND', 'Collection not found');
 
     const source = await this.readSource(input, name);
-    const existing = await scope.documents.findByName(name, collectionId);
-    if (existing && existing.contentHash === source.contentHash && existing.status !== 'failed') return existing;
-
-    const sizeBytes = source.bytes.byteLength;
-    if (!existing) {
-      await guard?.ensureQuota(limits, 'documents', 1);
+    for (let attempt = 1; ; attempt++) {
+      const existing = await scope.documents.findByName(name, collectionId);
+      if (existing && existing.contentHash === source.contentHash && existing.status !== 'failed') return existing;
+      const row = await this.write(existing, source, { name, collectionId, tags, metadata });
+      if (row) return row;
+      // Each lost race is another request's successful write of this name, so this only
+      // runs out under a sustained stream of writers to one document.
+      if (attempt >= MAX_WRITE_ATTEMPTS) {
+        this.deps.log.warn('ingest: lost every write race', { name, attempts: attempt });
+        throw new AppError('UPSTREAM_UNAVAILABLE', 'The document is being changed by other requests, try again');
+      }
     }
+  }
+
+  /**
+   * One attempt at storing `source` as a new document (`existing` null) or as a replacement
+   * of `existing`. Null when another request wrote this name since `existing` was read: the
+   * attempt then leaves nothing behind (its original deleted, its quota returned).
+   */
+  private async write(
+    existing: DocumentRow | null,
+    source: Source,
+    fields: Pick<AcceptedDocument, 'name' | 'collectionId' | 'tags' | 'metadata'>,
+  ): Promise<DocumentRow | null> {
+    const { scope } = this.deps;
+    const sizeBytes = source.bytes.byteLength;
+    // A replacement counts only its growth; a shrink is recorded once the row says so.
     const growth = sizeBytes - (existing?.sizeBytes ?? 0);
-    if (growth > 0) await guard?.ensureQuota(limits, 'storedBytes', growth);
+    const reserved = await this.reserve(existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes });
 
     const id = existing?.id ?? newId();
     const version = existing ? Math.max(existing.version, keyVersion(existing.objectKey)) + 1 : 1;
@@ -95,35 +122,79 @@ export class IngestionService {
         customMetadata: { tenantId: scope.tenantId, documentId: id, contentHash: source.contentHash },
       });
     } catch (err) {
-      // Nothing is written yet (no row, no quota use): the storage outage is the caller's answer.
+      // No row was written: the storage outage is the caller's answer, and the quota goes back.
       this.deps.log.error('storing the original in R2 failed', { error: String(err) });
+      await this.release(reserved, id);
       throw new AppError('UPSTREAM_UNAVAILABLE', 'Document storage is unavailable, try again');
     }
     const accepted: AcceptedDocument = {
-      name, collectionId, sourceType: source.sourceType, mimeType: source.mime, sourceUrl: source.sourceUrl,
-      contentHash: source.contentHash, sizeBytes, tags, metadata, objectKey,
+      ...fields, sourceType: source.sourceType, mimeType: source.mime, sourceUrl: source.sourceUrl,
+      contentHash: source.contentHash, sizeBytes, objectKey,
     };
-    let row: DocumentRow;
+    let row: DocumentRow | null;
     try {
       row = existing ? await scope.documents.acceptReplacement(existing, accepted) : await scope.documents.insertPending(id, accepted);
     } catch (err) {
-      await this.deps.blobs.delete(objectKey).catch(() => undefined);
+      await this.discard(objectKey, reserved, id);
       throw err;
+    }
+    if (!row) {
+      await this.discard(objectKey, reserved, id);
+      return null;
     }
     // From here the row (new, or pointing at the new original) exists: the plan counts
     // follow it whether or not the enqueue works, or a later delete would count down
     // what was never counted up.
-    const usage = existing ? { storedBytes: growth } : { documents: 1, storedBytes: sizeBytes };
+    if (growth < 0) await this.recordUsage({ storedBytes: growth }, id);
     try {
       await this.deps.queue.send({ type: 'ingest', tenantId: scope.tenantId, documentId: id, objectKey, version });
     } catch (err) {
       this.deps.log.error('ingest enqueue failed', { documentId: id, error: String(err) });
       await scope.documents.markAttempt(id, objectKey, 'failed', 'Could not be queued for processing; ingest it again.');
-      await this.recordUsage(usage, id);
       throw new AppError('UPSTREAM_UNAVAILABLE', 'The ingestion queue is unavailable, try again');
     }
-    await this.recordUsage(usage, id);
     return row;
+  }
+
+  /**
+   * Takes the plan quota a write needs before anything is written, with the guard's atomic
+   * check-and-record: of many concurrent ingests exactly as many pass as fit (a check now and
+   * a record after the write let them all pass). Documents first, then stored bytes; a refusal
+   * of the bytes gives the document back. Returns what was taken, for release().
+   */
+  private async reserve(need: { documents?: number; storedBytes: number }): Promise<UsageDelta> {
+    const { guard, limits } = this.deps;
+    const taken: UsageDelta = {};
+    if (!guard) return taken;
+    if (need.documents) {
+      await guard.consume(limits, 'documents', need.documents);
+      taken.documents = need.documents;
+    }
+    if (need.storedBytes > 0) {
+      try {
+        await guard.consume(limits, 'storedBytes', need.storedBytes);
+      } catch (err) {
+        await this.release(taken, null);
+        throw err;
+      }
+      taken.storedBytes = need.storedBytes;
+    }
+    return taken;
+  }
+
+  /** Gives back a reservation whose write did not happen (a negative record). */
+  private async release(taken: UsageDelta, documentId: string | null): Promise<void> {
+    const back: UsageDelta = {};
+    for (const [quota, amount] of Object.entries(taken) as [keyof UsageDelta, number][]) if (amount) back[quota] = -amount;
+    if (Object.keys(back).length) await this.recordUsage(back, documentId);
+  }
+
+  /** Undoes an attempt whose row was not written: its own original (a key no row names) and its quota. */
+  private async discard(objectKey: string, taken: UsageDelta, documentId: string): Promise<void> {
+    await this.deps.blobs.delete(objectKey).catch((err: unknown) =>
+      this.deps.log.warn('deleting an unused original failed', { objectKey, error: String(err) }),
+    );
+    await this.release(taken, documentId);
   }
 
   /** Deletes a document with its chunks, vectors and originals; a foreign or unknown id is NOT_FOUND. */
@@ -149,8 +220,11 @@ export class IngestionService {
     return true;
   }
 
-  /** The change is done and cannot be undone here: a guard outage is logged, not thrown at the client. */
-  private async recordUsage(delta: { documents?: number; storedBytes?: number }, documentId: string): Promise<void> {
+  /**
+   * The change is done (or, for a release, undone) and cannot be taken back here: a guard
+   * outage is logged, not thrown at the client.
+   */
+  private async recordUsage(delta: UsageDelta, documentId: string | null): Promise<void> {
     try {
       await this.deps.guard?.record(delta);
     } catch (err) {
@@ -193,12 +267,18 @@ export class IngestionService {
   }
 }
 
-/** Deletes the originals under `prefix` except `keep` (R2 lists at most 1000 keys per page). */
-export async function deleteOriginals(blobs: R2Bucket, prefix: string, keep: string | null): Promise<void> {
+/**
+ * Deletes the originals under `prefix` except `keep` (R2 lists at most 1000 keys per page).
+ * With `upToVersion`, only those of that version or older: an original of a newer version may
+ * belong to a replacement that stored it and has not yet written its row (the original goes
+ * to R2 first). An older-or-equal one never becomes current again: a write attempt that
+ * could still land picks a version above the one it read.
+ */
+export async function deleteOriginals(blobs: R2Bucket, prefix: string, keep: string | null, upToVersion = Infinity): Promise<void> {
   let cursor: string | undefined;
   do {
     const page = await blobs.list({ prefix, cursor });
-    const keys = page.objects.map((o) => o.key).filter((k) => k !== keep);
+    const keys = page.objects.map((o) => o.key).filter((k) => k !== keep && keyVersion(k) <= upToVersion);
     if (keys.length) await blobs.delete(keys);
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);

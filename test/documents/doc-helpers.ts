@@ -75,11 +75,17 @@ export async function row(id: string): Promise<DocRow | null> {
 export async function messageFor(id: string) {
   const r = await row(id);
   if (!r) throw new Error(`no document ${id}`);
-  const expected = { type: 'ingest', tenantId: r.tenant_id, documentId: id, objectKey: r.object_key, version: Number(r.object_key.split('/').pop()) };
+  const expected = { type: 'ingest', tenantId: r.tenant_id, documentId: id, objectKey: r.object_key, version: keyVersionOf(r.object_key) };
   const produced = sent.get(id)?.at(-1);
   if (produced === undefined) throw new Error(`the Worker enqueued no ingest message for document ${id}`);
   expect(produced).toEqual(expected);
   return produced as typeof expected;
+}
+
+/** The version an R2 key `<tenant>/<document>/<version>-<nonce>` (or, older, `…/<version>`) names; NaN if none. */
+export function keyVersionOf(objectKey: string): number {
+  const m = /\/(\d+)(?:-[0-9a-z]+)?$/.exec(objectKey);
+  return m ? Number(m[1]) : NaN;
 }
 
 /** Runs the Worker's queue handler on one message, as delivery `attempts`; returns ack/retry state. */

@@ -53,7 +53,9 @@ describe('ingestDocument → queue → search', () => {
     const t = await createTenant();
     const doc = await ingestProcessed(t, { name: 'a.txt', text: 'alpha beta gamma' });
     const keys = await originals(t.id, doc.id);
-    expect(keys).toEqual([`${t.id}/${doc.id}/1`]);
+    // `<tenant>/<document>/<version>-<nonce>`: the nonce keeps concurrent write attempts apart.
+    expect(keys).toEqual([(await row(doc.id))!.object_key]);
+    expect(keys[0]).toMatch(new RegExp(`^${t.id}/${doc.id}/1-[0-9a-z]+$`));
     expect(await (await env.DOCUMENTS.get(keys[0]!))!.text()).toBe('alpha beta gamma');
   });
 
@@ -93,7 +95,9 @@ describe('ingestDocument → queue → search', () => {
     // Old chunks, vectors and originals are cleaned up.
     expect(await chunkCount(v1.id)).toBe(v2.chunkCount);
     expect(await vectorCount(t.id)).toBe(v2.chunkCount);
-    expect(await originals(t.id, v1.id)).toEqual([`${t.id}/${v1.id}/2`]);
+    const left = await originals(t.id, v1.id);
+    expect(left).toEqual([(await row(v1.id))!.object_key]);
+    expect(left[0]).toMatch(new RegExp(`^${t.id}/${v1.id}/2-[0-9a-z]+$`));
     // A late duplicate of the first message is ignored.
     const docs = await gql('{ documents { edges { node { id } } } }', {}, { token: t.token });
     expect(docs.body.data.documents.edges).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, exists, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { nowIso } from '../../lib/ids';
 import type { Page } from '../../lib/pagination';
@@ -23,7 +23,10 @@ export interface AcceptedDocument {
   sizeBytes: number;
   tags: string[];
   metadata: Record<string, unknown>;
-  /** R2 key of the new original, `<tenant>/<document>/<version>`: names the content being processed. */
+  /**
+   * R2 key of the new original, `<tenant>/<document>/<version>-<nonce>` (objectKeyFor): names the
+   * content being processed, and is unique to this write attempt.
+   */
   objectKey: string;
 }
 
@@ -33,8 +36,10 @@ export interface AcceptedDocument {
  * becomes visible when its processing completes.
  */
 export function keyVersion(objectKey: string | null): number {
-  const v = Number(objectKey?.split('/').pop());
-  return Number.isInteger(v) && v > 0 ? v : 0;
+  // `<version>-<nonce>`, or plain `<version>` for keys written before the nonce.
+  const m = /^(\d+)(?:-[0-9a-z]+)?$/.exec(objectKey?.split('/').pop() ?? '');
+  const v = m ? Number(m[1]) : 0;
+  return Number.isSafeInteger(v) && v > 0 ? v : 0;
 }
 
 /** Documents of this tenant: reads for the API, writes for ingestion (src/rag). */
@@ -96,8 +101,13 @@ export class DocumentsRepo {
     return row ?? null;
   }
 
-  /** Inserts a new document (PENDING, nothing visible yet) with its audit row. */
-  async insertPending(id: string, doc: AcceptedDocument): Promise<DocumentRow> {
+  /**
+   * Inserts a new document (PENDING, nothing visible yet) with its audit row. Null when this
+   * collection already has a document of that name (the UNIQUE index of migration 0003): a
+   * concurrent ingest inserted it after the caller looked the name up. Then nothing is
+   * written, the audit row neither.
+   */
+  async insertPending(id: string, doc: AcceptedDocument): Promise<DocumentRow | null> {
     const { db, tenantId } = this.scope;
     const ts = nowIso();
     const row: DocumentRow = {
@@ -106,29 +116,58 @@ export class DocumentsRepo {
       sizeBytes: doc.sizeBytes, tags: JSON.stringify(doc.tags), metadata: JSON.stringify(doc.metadata), objectKey: doc.objectKey,
       version: 0, attempts: 0, createdBy: this.scope.actor, createdAt: ts, updatedAt: ts,
     };
-    await this.scope.writeAudited([db.insert(documents).values(row)], {
-      action: 'document.ingest', targetType: 'document', targetId: id,
-      details: { name: doc.name, sourceType: doc.sourceType, mimeType: doc.mimeType, sizeBytes: doc.sizeBytes, contentHash: doc.contentHash },
-    });
-    return row;
+    // `id` is fresh, so the row exists after the insert exactly when this insert made it.
+    const [inserted] = await db.batch([
+      db.insert(documents).values(row).onConflictDoNothing().returning({ id: documents.id }),
+      this.scope.auditStatement(
+        {
+          action: 'document.ingest', targetType: 'document', targetId: id,
+          details: { name: doc.name, sourceType: doc.sourceType, mimeType: doc.mimeType, sizeBytes: doc.sizeBytes, contentHash: doc.contentHash },
+        },
+        this.holds(id, doc.objectKey),
+      ),
+    ]);
+    return inserted.length > 0 ? row : null;
   }
 
   /**
    * Accepts new content for an existing document: PENDING again, pointing at the new
    * original. The previous version stays searchable until the new one completes.
+   *
+   * A compare-and-set on the object key: the row changes only if it still names the content
+   * `existing` was read with. Null when it no longer does (another replacement, or a delete,
+   * came first); then nothing is written, the audit row neither, and the caller must read
+   * the document again. So of two concurrent replacements one wins and the other learns it
+   * lost, and versions only move forward (each winner read its predecessor's key).
    */
-  async acceptReplacement(existing: DocumentRow, doc: AcceptedDocument): Promise<DocumentRow> {
+  async acceptReplacement(existing: DocumentRow, doc: AcceptedDocument): Promise<DocumentRow | null> {
     const { db, tenantId } = this.scope;
     const patch = {
       sourceType: doc.sourceType, mimeType: doc.mimeType, sourceUrl: doc.sourceUrl, contentHash: doc.contentHash,
       status: 'pending' as const, error: null, sizeBytes: doc.sizeBytes, tags: JSON.stringify(doc.tags),
       metadata: JSON.stringify(doc.metadata), objectKey: doc.objectKey, attempts: 0, updatedAt: nowIso(),
     };
-    await this.scope.writeAudited([db.update(documents).set(patch).where(and(eq(documents.tenantId, tenantId), eq(documents.id, existing.id)))], {
-      action: 'document.replace', targetType: 'document', targetId: existing.id,
-      details: { name: existing.name, previousHash: existing.contentHash, contentHash: doc.contentHash, sizeBytes: doc.sizeBytes },
-    });
-    return { ...existing, ...patch };
+    const unchanged = existing.objectKey === null ? isNull(documents.objectKey) : eq(documents.objectKey, existing.objectKey);
+    // doc.objectKey is unique to this attempt: the row names it afterwards only if this update won.
+    const [updated] = await db.batch([
+      db.update(documents).set(patch).where(and(eq(documents.tenantId, tenantId), eq(documents.id, existing.id), unchanged)).returning(),
+      this.scope.auditStatement(
+        {
+          action: 'document.replace', targetType: 'document', targetId: existing.id,
+          details: { name: existing.name, previousHash: existing.contentHash, contentHash: doc.contentHash, sizeBytes: doc.sizeBytes },
+        },
+        this.holds(existing.id, doc.objectKey),
+      ),
+    ]);
+    return updated[0] ?? null;
+  }
+
+  /** True (when the statement runs) if the document names the original `objectKey`. */
+  private holds(id: string, objectKey: string): SQL {
+    const { db, tenantId } = this.scope;
+    return exists(
+      db.select({ id: documents.id }).from(documents).where(and(eq(documents.tenantId, tenantId), eq(documents.id, id), eq(documents.objectKey, objectKey))),
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 /** Collections and documents (read side + collection creation). Ingestion adds its mutations in src/schema/ingest.ts. */
 import type { CollectionRow, DocumentRow } from '../db/schema';
 import { pageSize } from '../lib/pagination';
-import { allow } from './access';
+import { allow, READ_DOCUMENTS } from './access';
 import { builder } from './builder';
 import { connectionType, toConnection } from './connection';
 import { DocumentStatusEnum, lower, upper } from './enums';
@@ -32,6 +32,8 @@ export const Document = builder.objectRef<DocumentRow>('Document').implement({
     collection: t.field({
       type: Collection,
       nullable: true,
+      // No scope check here: the caller already holds the document (a read, a search hit,
+      // an ingest result or an answer's source), and its collection is part of it.
       resolve: (d, _a, ctx) => (d.collectionId ? allow(ctx, 'viewer').collections.get(d.collectionId) : null),
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (d) => d.createdAt }),
@@ -62,13 +64,13 @@ builder.queryFields((t) => ({
     type: CollectionConnection,
     args: { first: t.arg.int(), after: t.arg.string() },
     resolve: async (_r, args, ctx) =>
-      toConnection(await allow(ctx, 'viewer').collections.list(pageSize(args.first), args.after), args.after),
+      toConnection(await allow(ctx, 'viewer', READ_DOCUMENTS).collections.list(pageSize(args.first), args.after), args.after),
   }),
   documents: t.field({
     type: DocumentConnection,
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: DocumentFilter }) },
     resolve: async (_r, args, ctx) => {
-      const scope = allow(ctx, 'viewer');
+      const scope = allow(ctx, 'viewer', READ_DOCUMENTS);
       const page = await scope.documents.list(pageSize(args.first), args.after, {
         collectionId: args.filter?.collectionId ? String(args.filter.collectionId) : null,
         status: args.filter?.status ? lower(args.filter.status) : null,
@@ -81,7 +83,7 @@ builder.queryFields((t) => ({
     type: Document,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_r, { id }, ctx) => allow(ctx, 'viewer').documents.get(String(id)),
+    resolve: (_r, { id }, ctx) => allow(ctx, 'viewer', READ_DOCUMENTS).documents.get(String(id)),
   }),
 }));
 

@@ -7,6 +7,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../env';
 import { AppError } from '../lib/errors';
+import { INPUT_LIMITS } from '../lib/input';
 import { ROLES, type Principal, type Role } from './principal';
 
 const CLOCK_TOLERANCE_S = 30;
@@ -77,6 +78,8 @@ function decodeHeader(token: string): { alg?: unknown } {
 
 function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
   if (typeof p.sub !== 'string' || !p.sub) throw unauthenticated('Token has no sub');
+  // The subject becomes a stored member id: an issuer that sends kilobytes is not one we trust.
+  if (p.sub.length > INPUT_LIMITS.jwtSubject) throw unauthenticated(`Token sub is longer than ${INPUT_LIMITS.jwtSubject} characters`);
   const platformAdmin = p.platform_admin === true;
   const tenantRef = typeof p[tenantClaim] === 'string' && p[tenantClaim] ? (p[tenantClaim] as string) : null;
   if (!tenantRef && !platformAdmin) throw unauthenticated(`Token has no ${tenantClaim} claim`);

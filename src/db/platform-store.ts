@@ -8,6 +8,7 @@ import { and, asc, eq, gt, or } from 'drizzle-orm';
 import type { Plan } from '../env';
 import { AppError } from '../lib/errors';
 import { newId, nowIso } from '../lib/ids';
+import { checkedText, INPUT_LIMITS } from '../lib/input';
 import { decodeCursor, type Page } from '../lib/pagination';
 import type { Database } from './client';
 import { apiKeys, auditLog, tenantDomains, tenants, type ApiKeyRow, type TenantRow } from './schema';
@@ -88,13 +89,14 @@ export class PlatformStore {
     if (!SLUG_RE.test(slug) || RESERVED_SLUGS.has(slug)) {
       throw new AppError('BAD_USER_INPUT', 'slug must be a DNS label (a-z, 0-9, -) and not reserved', { field: 'slug' });
     }
-    if (!data.name.trim()) throw new AppError('BAD_USER_INPUT', 'name must not be empty', { field: 'name' });
+    const name = checkedText(data.name, 'name', INPUT_LIMITS.tenantName);
+    const region = data.region == null ? null : checkedText(data.region, 'region', INPUT_LIMITS.tenantRegion, { allowEmpty: true }) || null;
     if (await this.tenantByRef(slug)) throw new AppError('BAD_USER_INPUT', 'slug is already taken', { field: 'slug' });
     const id = newId();
     const ts = nowIso();
     const row: TenantRow = {
-      id, slug, name: data.name.trim(), plan: data.plan, status: data.status ?? 'active',
-      region: data.region ?? null, tier: 'shared', settings: '{}', limits: '{}',
+      id, slug, name, plan: data.plan, status: data.status ?? 'active',
+      region, tier: 'shared', settings: '{}', limits: '{}',
       createdAt: ts, updatedAt: ts, trialEndsAt: null,
     };
     await this.db.batch([
@@ -111,10 +113,7 @@ export class PlatformStore {
     const current = await this.tenantById(id);
     if (!current) throw new AppError('NOT_FOUND', 'Tenant not found');
     const patch: Partial<TenantRow> = { updatedAt: nowIso() };
-    if (data.name != null) {
-      if (!data.name.trim()) throw new AppError('BAD_USER_INPUT', 'name must not be empty', { field: 'name' });
-      patch.name = data.name.trim();
-    }
+    if (data.name != null) patch.name = checkedText(data.name, 'name', INPUT_LIMITS.tenantName);
     if (data.plan != null) patch.plan = data.plan;
     if (data.status != null) patch.status = data.status;
     if (data.limits != null || data.resetLimits) {
@@ -125,7 +124,7 @@ export class PlatformStore {
       this.db.update(tenants).set(patch).where(eq(tenants.id, id)),
       this.db.insert(auditLog).values({
         id: newId(), tenantId: id, actor, action: 'tenant.update', targetType: 'tenant', targetId: id,
-        details: JSON.stringify(data), requestId,
+        details: JSON.stringify({ ...data, ...(patch.name ? { name: patch.name } : {}) }), requestId,
       }),
     ]);
     return { ...current, ...patch };

@@ -5,6 +5,7 @@
  * Content-Length cannot make the Worker buffer more than the plan allows.
  */
 import { AppError } from '../lib/errors';
+import { INPUT_LIMITS } from '../lib/input';
 import { readCapped } from '../lib/streams';
 
 export interface FetchedSource {
@@ -75,6 +76,7 @@ function ipv6Groups(h: string): number[] | null {
 }
 
 function checkUrl(raw: string, allowPrivate: boolean): URL {
+  if (raw.length > INPUT_LIMITS.url) throw new AppError('BAD_USER_INPUT', `url must be at most ${INPUT_LIMITS.url} characters`, { field: 'url' });
   let url: URL;
   try {
     url = new URL(raw);

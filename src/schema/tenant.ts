@@ -3,6 +3,7 @@ import type { ApiKeyRow, TenantRow } from '../db/schema';
 import { parseSettings, type TenantSettings } from '../db/repositories/tenant';
 import type { MemberView } from '../db/repositories/members';
 import { AppError } from '../lib/errors';
+import { INPUT_LIMITS } from '../lib/input';
 import { allow } from './access';
 import { ApiKey } from './api-keys';
 import { builder } from './builder';
@@ -66,7 +67,6 @@ const Member = builder.objectRef<MemberView>('Member').implement({
   }),
 });
 
-const MAX_PROMPT = 8_000;
 const TenantSettingsInput = builder.inputType('TenantSettingsInput', {
   fields: (t) => ({
     systemPrompt: t.string({ required: false }),
@@ -104,8 +104,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: TenantSettingsInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const scope = allow(ctx, 'admin', 'admin');
-      if (input.systemPrompt != null && input.systemPrompt.length > MAX_PROMPT) {
-        throw new AppError('BAD_USER_INPUT', `systemPrompt must be at most ${MAX_PROMPT} characters`, { field: 'systemPrompt' });
+      if (input.systemPrompt != null && input.systemPrompt.length > INPUT_LIMITS.systemPrompt) {
+        throw new AppError('BAD_USER_INPUT', `systemPrompt must be at most ${INPUT_LIMITS.systemPrompt} characters`, { field: 'systemPrompt' });
       }
       if (input.temperature != null && (input.temperature < 0 || input.temperature > 2)) {
         throw new AppError('BAD_USER_INPUT', 'temperature must be from 0 to 2', { field: 'temperature' });
@@ -118,7 +118,13 @@ builder.mutationFields((t) => ({
         throw new AppError('BAD_USER_INPUT', 'retrievalTopK must be from 1 to 50', { field: 'retrievalTopK' });
       }
       if (input.allowedOrigins) {
+        if (input.allowedOrigins.length > INPUT_LIMITS.allowedOrigins) {
+          throw new AppError('BAD_USER_INPUT', `allowedOrigins takes at most ${INPUT_LIMITS.allowedOrigins} origins`, { field: 'allowedOrigins' });
+        }
         for (const o of input.allowedOrigins) {
+          if (o.length > INPUT_LIMITS.origin) {
+            throw new AppError('BAD_USER_INPUT', `an origin is at most ${INPUT_LIMITS.origin} characters`, { field: 'allowedOrigins' });
+          }
           let ok = false;
           try {
             ok = new URL(o).origin === o;

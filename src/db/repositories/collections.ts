@@ -1,6 +1,7 @@
 import { and, asc, count, eq } from 'drizzle-orm';
 import { AppError } from '../../lib/errors';
 import { newId, nowIso } from '../../lib/ids';
+import { checkedText, INPUT_LIMITS } from '../../lib/input';
 import type { Page } from '../../lib/pagination';
 import { collections, type CollectionRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
@@ -47,7 +48,10 @@ export class CollectionsRepo {
   async create(input: { name: string; description?: string | null }, limit: number | null): Promise<CollectionRow> {
     const { db, tenantId } = this.scope;
     const name = input.name.trim();
-    if (!name || name.length > 200) throw new AppError('BAD_USER_INPUT', 'name must be 1 to 200 characters', { field: 'name' });
+    if (!name || name.length > INPUT_LIMITS.collectionName) {
+      throw new AppError('BAD_USER_INPUT', `name must be 1 to ${INPUT_LIMITS.collectionName} characters`, { field: 'name' });
+    }
+    const description = input.description == null ? null : checkedText(input.description, 'description', INPUT_LIMITS.collectionDescription, { allowEmpty: true }) || null;
     const existing = await db
       .select({ id: collections.id })
       .from(collections)
@@ -57,7 +61,7 @@ export class CollectionsRepo {
     if (limit !== null && (await this.count()) >= limit) {
       throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s)`, { quota: 'collections', limit });
     }
-    const row: CollectionRow = { id: newId(), tenantId, name, description: input.description ?? null, createdAt: nowIso() };
+    const row: CollectionRow = { id: newId(), tenantId, name, description, createdAt: nowIso() };
     await this.scope.writeAudited([db.insert(collections).values(row)], {
       action: 'collection.create', targetType: 'collection', targetId: row.id, details: { name },
     });

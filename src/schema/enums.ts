@@ -7,6 +7,8 @@ export const TenantStatusEnum = builder.enumType('TenantStatus', {
 });
 export const RoleEnum = builder.enumType('Role', { values: ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER'] as const });
 export const ApiKeyScopeEnum = builder.enumType('ApiKeyScope', { values: ['SEARCH', 'CHAT', 'INGEST', 'ADMIN'] as const });
+/** Retrieval modes (DESIGN §6): search input, and the tenant's default for ask. */
+export const SearchModeEnum = builder.enumType('SearchMode', { values: ['VECTOR', 'KEYWORD', 'HYBRID'] as const });
 export const DocumentStatusEnum = builder.enumType('DocumentStatus', {
   values: ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED'] as const,
 });

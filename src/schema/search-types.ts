@@ -3,7 +3,7 @@ import type { Hit } from '../rag/types';
 import { builder } from './builder';
 import { Document } from './documents';
 
-export const SearchModeEnum = builder.enumType('SearchMode', { values: ['VECTOR', 'KEYWORD', 'HYBRID'] as const });
+export { SearchModeEnum } from './enums';
 
 export const SearchFilterInput = builder.inputType('SearchFilter', {
   fields: (t) => ({

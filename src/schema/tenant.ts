@@ -1,13 +1,14 @@
 /** Tenant, viewer, members and the tenant's own settings. */
 import type { ApiKeyRow, TenantRow } from '../db/schema';
-import { parseSettings, type TenantSettings } from '../db/repositories/tenant';
+import { parseSettings, type TenantSettings, type TenantSettingsPatch } from '../db/repositories/tenant';
 import type { MemberView } from '../db/repositories/members';
 import { AppError } from '../lib/errors';
 import { INPUT_LIMITS } from '../lib/input';
+import { DEFAULT_TOP_K as DEFAULT_ASK_TOP_K, MAX_TOP_K as MAX_ASK_TOP_K } from '../rag/answer';
 import { allow } from './access';
 import { ApiKey } from './api-keys';
 import { builder } from './builder';
-import { PlanEnum, RoleEnum, TenantStatusEnum, upper } from './enums';
+import { PlanEnum, RoleEnum, SearchModeEnum, TenantStatusEnum, upper } from './enums';
 
 export const Tenant = builder.objectRef<TenantRow>('Tenant').implement({
   fields: (t) => ({
@@ -68,14 +69,58 @@ const Member = builder.objectRef<MemberView>('Member').implement({
 });
 
 const TenantSettingsInput = builder.inputType('TenantSettingsInput', {
+  description: 'Omit a field to keep its value; null resets it to its default.',
   fields: (t) => ({
-    systemPrompt: t.string({ required: false }),
-    allowedOrigins: t.stringList({ required: false }),
-    chatModel: t.string({ required: false }),
-    temperature: t.float({ required: false }),
-    retrievalTopK: t.int({ required: false }),
+    systemPrompt: t.string({ required: false, description: `Replaces the default persona of ask; at most ${INPUT_LIMITS.systemPrompt} characters.` }),
+    allowedOrigins: t.stringList({ required: false, description: `Browser origins allowed by CORS (at most ${INPUT_LIMITS.allowedOrigins}); null: none.` }),
+    chatModel: t.string({ required: false, description: 'One of chatModels; null: the deployment default.' }),
+    temperature: t.float({ required: false, description: '0 to 2; null: the default.' }),
+    retrievalTopK: t.int({ required: false, description: `Sources ask retrieves when it names no topK: 1 to ${MAX_ASK_TOP_K}; null: ${DEFAULT_ASK_TOP_K}.` }),
+    retrievalMode: t.field({ type: SearchModeEnum, required: false, description: 'How ask retrieves its sources; null: HYBRID.' }),
   }),
 });
+
+type SettingsInput = typeof TenantSettingsInput.$inferInput;
+
+/** Validates the input and turns it into a patch: undefined keeps a setting, null resets it. */
+function settingsPatch(input: SettingsInput, chatModels: { isAllowed(model: string): boolean; allowed: readonly string[] }): TenantSettingsPatch {
+  const bad = (message: string, field: string, extra: Record<string, unknown> = {}) => new AppError('BAD_USER_INPUT', message, { field, ...extra });
+  if (input.systemPrompt != null && input.systemPrompt.length > INPUT_LIMITS.systemPrompt) {
+    throw bad(`systemPrompt must be at most ${INPUT_LIMITS.systemPrompt} characters`, 'systemPrompt');
+  }
+  if (input.temperature != null && (input.temperature < 0 || input.temperature > 2)) throw bad('temperature must be from 0 to 2', 'temperature');
+  if (input.chatModel != null && !chatModels.isAllowed(input.chatModel)) {
+    const allowed = [...chatModels.allowed];
+    throw bad(`chatModel must be one of: ${allowed.join(', ')} (null resets it to the default)`, 'chatModel', { allowed });
+  }
+  // ask caps its sources at MAX_ASK_TOP_K: a larger default would be cut silently.
+  if (input.retrievalTopK != null && (input.retrievalTopK < 1 || input.retrievalTopK > MAX_ASK_TOP_K)) {
+    throw bad(`retrievalTopK must be from 1 to ${MAX_ASK_TOP_K}`, 'retrievalTopK');
+  }
+  if (input.allowedOrigins) {
+    if (input.allowedOrigins.length > INPUT_LIMITS.allowedOrigins) {
+      throw bad(`allowedOrigins takes at most ${INPUT_LIMITS.allowedOrigins} origins`, 'allowedOrigins');
+    }
+    for (const o of input.allowedOrigins) {
+      if (o.length > INPUT_LIMITS.origin) throw bad(`an origin is at most ${INPUT_LIMITS.origin} characters`, 'allowedOrigins');
+      let ok = false;
+      try {
+        ok = new URL(o).origin === o;
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw bad(`"${o}" is not an origin like https://app.example.com`, 'allowedOrigins');
+    }
+  }
+  return {
+    systemPrompt: input.systemPrompt,
+    allowedOrigins: input.allowedOrigins,
+    chatModel: input.chatModel,
+    temperature: input.temperature,
+    retrievalTopK: input.retrievalTopK,
+    retrievalMode: input.retrievalMode,
+  };
+}
 
 builder.queryFields((t) => ({
   viewer: t.field({
@@ -102,45 +147,9 @@ builder.mutationFields((t) => ({
   updateTenantSettings: t.field({
     type: Tenant,
     args: { input: t.arg({ type: TenantSettingsInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => {
+    resolve: (_r, { input }, ctx) => {
       const scope = allow(ctx, 'admin', 'admin');
-      if (input.systemPrompt != null && input.systemPrompt.length > INPUT_LIMITS.systemPrompt) {
-        throw new AppError('BAD_USER_INPUT', `systemPrompt must be at most ${INPUT_LIMITS.systemPrompt} characters`, { field: 'systemPrompt' });
-      }
-      if (input.temperature != null && (input.temperature < 0 || input.temperature > 2)) {
-        throw new AppError('BAD_USER_INPUT', 'temperature must be from 0 to 2', { field: 'temperature' });
-      }
-      if (input.chatModel != null && !ctx.app.services.chatModels.isAllowed(input.chatModel)) {
-        const allowed = ctx.app.services.chatModels.allowed;
-        throw new AppError('BAD_USER_INPUT', `chatModel must be one of: ${allowed.join(', ')}`, { field: 'chatModel', allowed });
-      }
-      if (input.retrievalTopK != null && (input.retrievalTopK < 1 || input.retrievalTopK > 50)) {
-        throw new AppError('BAD_USER_INPUT', 'retrievalTopK must be from 1 to 50', { field: 'retrievalTopK' });
-      }
-      if (input.allowedOrigins) {
-        if (input.allowedOrigins.length > INPUT_LIMITS.allowedOrigins) {
-          throw new AppError('BAD_USER_INPUT', `allowedOrigins takes at most ${INPUT_LIMITS.allowedOrigins} origins`, { field: 'allowedOrigins' });
-        }
-        for (const o of input.allowedOrigins) {
-          if (o.length > INPUT_LIMITS.origin) {
-            throw new AppError('BAD_USER_INPUT', `an origin is at most ${INPUT_LIMITS.origin} characters`, { field: 'allowedOrigins' });
-          }
-          let ok = false;
-          try {
-            ok = new URL(o).origin === o;
-          } catch {
-            ok = false;
-          }
-          if (!ok) throw new AppError('BAD_USER_INPUT', `"${o}" is not an origin like https://app.example.com`, { field: 'allowedOrigins' });
-        }
-      }
-      return scope.settings.update({
-        systemPrompt: input.systemPrompt ?? undefined,
-        allowedOrigins: input.allowedOrigins ?? undefined,
-        chatModel: input.chatModel ?? undefined,
-        temperature: input.temperature ?? undefined,
-        retrievalTopK: input.retrievalTopK ?? undefined,
-      });
+      return scope.settings.update(settingsPatch(input, ctx.app.services.chatModels));
     },
   }),
 }));

@@ -14,6 +14,9 @@ export interface TenantSettings {
   retrievalMode?: 'VECTOR' | 'KEYWORD' | 'HYBRID' | null;
 }
 
+/** A change to the settings: an absent (undefined) key keeps its value, null resets it to its default. */
+export type TenantSettingsPatch = { [K in keyof TenantSettings]?: TenantSettings[K] | null };
+
 export function parseSettings(row: TenantRow): TenantSettings {
   try {
     return JSON.parse(row.settings) as TenantSettings;
@@ -29,15 +32,27 @@ export class TenantRepo {
     return parseSettings(this.scope.tenant);
   }
 
-  async update(patch: TenantSettings): Promise<TenantRow> {
+  /** Applies `patch`: undefined keeps a setting, null removes it (so its default applies again). */
+  async update(patch: TenantSettingsPatch): Promise<TenantRow> {
     const { db, tenantId, tenant } = this.scope;
-    const merged: TenantSettings = { ...parseSettings(tenant) };
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    const merged: Record<string, unknown> = { ...parseSettings(tenant) };
+    const set: string[] = [];
+    const reset: string[] = [];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      if (v === null) {
+        delete merged[k];
+        reset.push(k);
+      } else {
+        merged[k] = v;
+        set.push(k);
+      }
+    }
     const json = JSON.stringify(merged);
     if (json.length > 32_768) throw new AppError('BAD_USER_INPUT', 'settings are larger than 32 KiB');
     const updatedAt = nowIso();
     await this.scope.writeAudited([db.update(tenants).set({ settings: json, updatedAt }).where(eq(tenants.id, tenantId))], {
-      action: 'tenant.settings.update', targetType: 'tenant', targetId: tenantId, details: { keys: Object.keys(patch) },
+      action: 'tenant.settings.update', targetType: 'tenant', targetId: tenantId, details: { keys: set, reset },
     });
     return { ...tenant, settings: json, updatedAt };
   }

@@ -1,9 +1,10 @@
 /**
  * Retrieval (DESIGN §6): VECTOR (vector store, namespace = tenant), KEYWORD (D1 FTS5 finds
  * the matches, BM25 over the tenant's own statistics ranks them: src/rag/bm25.ts) and
- * HYBRID (both, fused by reciprocal rank fusion). Every candidate, whatever
- * its source, is re-checked against D1 through the TenantScope before it is returned:
- * same tenant, current document version, and the caller's filter.
+ * HYBRID (both, fused by reciprocal rank fusion). Vector matches with cosine similarity
+ * <= 0 are not candidates (isRelevant). Every candidate, whatever its source, is
+ * re-checked against D1 through the TenantScope before it is returned: same tenant,
+ * current document version, and the caller's filter.
  */
 import type { EmbeddingProvider } from '../ai/embeddings';
 import type { ChunkFilter, VisibleChunk } from '../db/repositories/chunks';
@@ -138,7 +139,12 @@ export class RetrievalService implements Retriever {
     }
     const matches = await vectors.query(scope.vectorNamespace, qv!, { topK: depth, filter: vf, returnMetadata: 'indexed' });
     // First tenant check: the vector's own metadata (the D1 row is the second).
-    return matches.filter((m) => m.metadata?.tenant_id === scope.tenantId).map((m) => ({ id: m.id, score: m.score }));
+    // A vector index returns its topK nearest whatever their distance: a match with cosine
+    // similarity <= 0 shares nothing with the query (with the offline embedder: no word in
+    // common), so it is not a hit, and must not pad VECTOR results or HYBRID's fusion.
+    return matches
+      .filter((m) => m.metadata?.tenant_id === scope.tenantId && isRelevant(m.score))
+      .map((m) => ({ id: m.id, score: m.score }));
   }
 
   /**
@@ -152,6 +158,14 @@ export class RetrievalService implements Retriever {
     if (evidence.truncatedTerms > 0) this.deps.log?.info('keyword search: candidate window reached', { terms: terms.length, truncated: evidence.truncatedTerms });
     return rankBm25(evidence.stats, evidence.docFreq, evidence.candidates).slice(0, depth);
   }
+}
+
+/**
+ * Whether a vector match's cosine similarity counts as a hit: strictly positive (NaN, from
+ * a degenerate vector, is not). Applies to every VectorStore, since it is checked here.
+ */
+export function isRelevant(score: number): boolean {
+  return Number.isFinite(score) && score > 0;
 }
 
 function toHit(v: VisibleChunk, score: number): Hit {

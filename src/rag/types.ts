@@ -31,6 +31,25 @@ export interface Hit {
   document: DocumentRow;
 }
 
+/**
+ * A stored citation whose document has been deleted since the answer was given
+ * (docs/chat.md "Sources of deleted documents"). It keeps its place, so `[n]` still points at
+ * `sources[n-1]`, but carries nothing of the deleted document: no document, no text,
+ * no heading.
+ */
+export interface DeletedSource {
+  chunkId: string;
+  chunkIndex: number;
+  score: number;
+  page: number | null;
+  text: '';
+  heading: null;
+  document: null;
+}
+
+/** What a stored answer cites: the source as it was retrieved, or its placeholder. */
+export type CitedSource = Hit | DeletedSource;
+
 export interface Retriever {
   search(req: SearchRequest): Promise<Hit[]>;
 }

@@ -4,24 +4,19 @@
  * (and scoped JWTs) need the `chat` scope.
  */
 import type { GraphQLContext } from '../context';
-import type { ConversationRow, DocumentRow, MessageRow } from '../db/schema';
-import type { StoredSource } from '../db/repositories/conversations';
+import type { ConversationRow } from '../db/schema';
 import { MAX_MESSAGES } from '../db/repositories/conversations';
 import type { TenantScope } from '../db/tenant-scope';
 import { AppError } from '../lib/errors';
 import { errorDetail } from '../lib/log';
 import { pageSize } from '../lib/pagination';
 import type { AnswerResult, AnswerService, AskInput as AskInputData, TokenUsage as TokenUsageData } from '../rag/answer';
+import { messagesWithSources, type MessageWithSources } from '../rag/citations';
 import type { Hit } from '../rag/types';
 import { allow } from './access';
 import { builder } from './builder';
 import { connectionType, toConnection } from './connection';
 import { SearchFilterInput, SearchHit, toFilter } from './search-types';
-
-interface MessageView {
-  row: MessageRow;
-  sources: Hit[];
-}
 
 type AnswerEventShape =
   | { type: 'DELTA'; delta: string }
@@ -37,23 +32,6 @@ function answers(ctx: GraphQLContext): AnswerService {
   return svc;
 }
 
-/**
- * Messages with their stored sources turned back into SearchHits. Sources of documents
- * deleted since are left out: a deleted document is not cited any more.
- */
-async function messageViews(scope: TenantScope, rows: MessageRow[]): Promise<MessageView[]> {
-  const parsed = rows.map((row) => ({ row, sources: JSON.parse(row.sources) as StoredSource[] }));
-  const ids = [...new Set(parsed.flatMap((p) => p.sources.map((s) => s.documentId)))];
-  const docs = new Map<string, DocumentRow>((ids.length ? await scope.documents.getMany(ids) : []).map((d) => [d.id, d]));
-  return parsed.map(({ row, sources }) => ({
-    row,
-    sources: sources.flatMap((s) => {
-      const document = docs.get(s.documentId);
-      return document ? [{ ...s, document }] : [];
-    }),
-  }));
-}
-
 const TokenUsage = builder.objectRef<TokenUsageData>('TokenUsage').implement({
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
@@ -62,12 +40,18 @@ const TokenUsage = builder.objectRef<TokenUsageData>('TokenUsage').implement({
   }),
 });
 
-const Message = builder.objectRef<MessageView>('Message').implement({
+const Message = builder.objectRef<MessageWithSources>('Message').implement({
   fields: (t) => ({
     id: t.id({ resolve: (m) => m.row.id }),
     role: t.string({ description: 'user or assistant', resolve: (m) => m.row.role }),
     content: t.string({ resolve: (m) => m.row.content }),
-    sources: t.field({ type: [SearchHit], description: 'What [n] in an answer refers to: sources[n-1].', resolve: (m) => m.sources }),
+    sources: t.field({
+      type: [SearchHit],
+      description:
+        'What [n] in an answer refers to: sources[n-1]. A source whose document has been deleted since keeps its place ' +
+        'as a placeholder (documentDeleted: true, document: null, no text), so the numbering never shifts.',
+      resolve: (m) => m.sources,
+    }),
     model: t.string({ nullable: true, resolve: (m) => m.row.model }),
     promptTokens: t.int({ resolve: (m) => m.row.promptTokens }),
     completionTokens: t.int({ resolve: (m) => m.row.completionTokens }),
@@ -91,7 +75,7 @@ const Conversation = builder.objectRef<ConversationRow>('Conversation').implemen
           throw new AppError('BAD_USER_INPUT', `last must be from 1 to ${MAX_MESSAGES}`, { field: 'last' });
         }
         const scope = chatScope(ctx);
-        return messageViews(scope, await scope.conversations.messages(c.id, n));
+        return messagesWithSources(scope, await scope.conversations.messages(c.id, n));
       },
     }),
   }),

@@ -1,5 +1,5 @@
 /** GraphQL shapes shared by search and chat (DESIGN §7): SearchMode, SearchFilter, SearchHit. */
-import type { Hit } from '../rag/types';
+import type { CitedSource } from '../rag/types';
 import { builder } from './builder';
 import { Document } from './documents';
 
@@ -13,15 +13,29 @@ export const SearchFilterInput = builder.inputType('SearchFilter', {
   }),
 });
 
-export const SearchHit = builder.objectRef<Hit>('SearchHit').implement({
+export const SearchHit = builder.objectRef<CitedSource>('SearchHit').implement({
+  description: 'A retrieved passage: a search hit, or a source an answer cites.',
   fields: (t) => ({
     score: t.exposeFloat('score'),
-    text: t.exposeString('text'),
+    text: t.exposeString('text', { description: 'The passage; empty in the placeholder of a deleted document (documentDeleted).' }),
     chunkIndex: t.exposeInt('chunkIndex'),
     page: t.exposeInt('page', { nullable: true }),
     heading: t.exposeString('heading', { nullable: true }),
     chunkId: t.exposeID('chunkId'),
-    document: t.field({ type: Document, resolve: (h) => h.document }),
+    document: t.field({
+      type: Document,
+      nullable: true,
+      description:
+        'The document the passage comes from. Always set in search results and in a new answer; null only in ' +
+        'Message.sources when the cited document has been deleted since (then documentDeleted is true).',
+      resolve: (h) => h.document,
+    }),
+    documentDeleted: t.boolean({
+      description:
+        'True for a source of a stored message whose document has been deleted: a placeholder that keeps its number ' +
+        '([n] is still sources[n-1]) and carries no document, text or heading.',
+      resolve: (h) => h.document === null,
+    }),
   }),
 });
 

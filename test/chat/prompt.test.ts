@@ -1,7 +1,7 @@
 /** Unit tests: prompt assembly, the extractive answerer and the model policy (pure code, no bindings). */
 import { describe, expect, it } from 'vitest';
 import { ChatModelPolicy, resolveTemperature } from '../../src/ai/chat';
-import { extractiveAnswer, toDeltas } from '../../src/ai/chat-extractive';
+import { extractiveAnswer, NOT_FOUND_ANSWER, sentences, toDeltas } from '../../src/ai/chat-extractive';
 import type { DocumentRow } from '../../src/db/schema';
 import { buildPrompt, CITATION_RULES, conversationTitle, DEFAULT_SYSTEM_PROMPT, selectContext, selectHistory } from '../../src/rag/prompt';
 import type { Hit } from '../../src/rag/types';
@@ -79,6 +79,46 @@ describe('extractive answers', () => {
 
   it('says so when nothing was found', () => {
     expect(extractiveAnswer('anything', [])).toMatch(/could not find/);
+  });
+
+  it('does not answer from sources that share no meaningful word with the question', () => {
+    const vacation = [{ n: 1, title: 'holidays.md', text: 'Every Acme employee gets 25 vacation days per calendar year.' }];
+    expect(extractiveAnswer('What is the boiling point of mercury?', vacation)).toBe(NOT_FOUND_ANSWER);
+    // Stop words and question fillers in common are not a match either.
+    expect(extractiveAnswer('What is it, and how does that work for you?', [{ n: 1, title: 'x', text: 'What is it that you do, and how?' }])).toBe(NOT_FOUND_ANSWER);
+    // A later source that does match is quoted with its own number.
+    const a = extractiveAnswer('How many vacation days?', [{ n: 1, title: 'pets.md', text: 'Cats sleep a lot.' }, { ...vacation[0]!, n: 2 }]);
+    expect(a).toContain('- Every Acme employee gets 25 vacation days per calendar year. [2]');
+    expect(a).not.toContain('[1]');
+    // Words match across light inflection: "refund" / "Refunds".
+    expect(extractiveAnswer('refund policy', [{ n: 1, title: 'r', text: 'Refunds are paid within 14 days.' }])).toContain('Refunds are paid within 14 days. [1]');
+  });
+
+  it('treats a line break inside a paragraph as a space; punctuation, blank lines, headings and list items end sentences', () => {
+    const text = [
+      '## Vacation',
+      'Every Acme employee gets 25 vacation days per calendar year. Up to five unused days carry',
+      'over to the next year and expire on 31 March.',
+      '',
+      'A new paragraph without a full stop',
+      '# Heading line',
+      'Text under it',
+      '- first item',
+      '- second item',
+      '  continued',
+    ].join('\r\n');
+    expect(sentences(text)).toEqual([
+      'Vacation',
+      'Every Acme employee gets 25 vacation days per calendar year.',
+      'Up to five unused days carry over to the next year and expire on 31 March.',
+      'A new paragraph without a full stop',
+      'Heading line',
+      'Text under it',
+      'first item',
+      'second item continued',
+    ]);
+    const a = extractiveAnswer('When do unused vacation days expire?', [{ n: 1, title: 'holidays.md', text }]);
+    expect(a).toContain('- Up to five unused days carry over to the next year and expire on 31 March. [1]');
   });
 
   it('splits text into deltas whose concatenation is the text', () => {

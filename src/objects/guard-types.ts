@@ -10,6 +10,12 @@ export type QuotaName = 'requests' | 'asks' | 'embeddingTokens' | 'completionTok
 /** Quotas that reset each UTC calendar month; the others are standing totals (they go down when documents are deleted). */
 export const MONTHLY_QUOTAS: readonly QuotaName[] = ['requests', 'asks', 'embeddingTokens', 'completionTokens'];
 
+/**
+ * Retry-After for a refused standing limit (documents, stored bytes, collections): it has no
+ * reset time and frees up only by deleting or by an override, so clients are told to back off.
+ */
+export const STANDING_RETRY_SECONDS = 3_600;
+
 /** The plan field that limits each quota (null in the limits = unlimited). */
 export const QUOTA_LIMIT_FIELD = {
   requests: 'monthlyRequests',

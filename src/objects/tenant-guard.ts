@@ -20,6 +20,7 @@ import type { PlanLimits } from '../env';
 import {
   MONTHLY_QUOTAS,
   QUOTA_LIMIT_FIELD,
+  STANDING_RETRY_SECONDS,
   type AdmitRequest,
   type AdmitResult,
   type PolicyState,
@@ -33,8 +34,6 @@ import {
 export const FLUSH_INTERVAL_MS = 30_000;
 /** Token buckets refill their whole capacity over one window ("per minute" limits). */
 const WINDOW_MS = 60_000;
-/** Standing quotas have no reset time; a refusal suggests retrying after this long (after deleting documents or a plan change). */
-const STANDING_RETRY_SECONDS = 3_600;
 
 type Counter = QuotaName | 'promptTokens' | 'rateLimited';
 const COLUMNS: Record<Counter, string> = {

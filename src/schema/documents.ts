@@ -95,4 +95,14 @@ builder.mutationFields((t) => ({
     resolve: (_r, { input }, ctx) =>
       allow(ctx, 'member', 'ingest').collections.create(input, ctx.app.limits?.collections ?? null),
   }),
+  deleteCollection: t.boolean({
+    description:
+      'Deletes an empty collection, freeing its place in the plan. Refused (BAD_USER_INPUT) while it has documents: ' +
+      'delete them first; nothing is deleted along with a collection.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_r, { id }, ctx) => {
+      await allow(ctx, 'member', 'ingest').collections.delete(String(id));
+      return true;
+    },
+  }),
 }));

@@ -1,9 +1,10 @@
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, eq, exists, notExists } from 'drizzle-orm';
 import { AppError } from '../../lib/errors';
 import { newId, nowIso } from '../../lib/ids';
 import { checkedText, INPUT_LIMITS } from '../../lib/input';
 import type { Page } from '../../lib/pagination';
-import { collections, type CollectionRow } from '../schema';
+import { STANDING_RETRY_SECONDS } from '../../objects/guard-types';
+import { collections, documents, type CollectionRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
 import { afterCursor } from './keyset';
 
@@ -58,13 +59,68 @@ export class CollectionsRepo {
       .where(and(eq(collections.tenantId, tenantId), eq(collections.name, name)))
       .get();
     if (existing) throw new AppError('BAD_USER_INPUT', 'A collection with this name already exists', { field: 'name' });
-    if (limit !== null && (await this.count()) >= limit) {
-      throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s)`, { quota: 'collections', limit });
+    if (limit !== null) {
+      const used = await this.count();
+      // The same extensions as the guard's standing limits (docs/guard.md): a collection
+      // slot frees up only by deleteCollection or a higher limit.
+      if (used >= limit) {
+        throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s): delete one with deleteCollection first`, {
+          quota: 'collections', limit, used, retryAfter: STANDING_RETRY_SECONDS,
+        });
+      }
     }
     const row: CollectionRow = { id: newId(), tenantId, name, description, createdAt: nowIso() };
     await this.scope.writeAudited([db.insert(collections).values(row)], {
       action: 'collection.create', targetType: 'collection', targetId: row.id, details: { name },
     });
     return row;
+  }
+
+  /**
+   * Deletes an empty collection of this tenant; a foreign or unknown id is NOT_FOUND. A
+   * collection that still has documents is refused (BAD_USER_INPUT), never emptied here:
+   * deleting documents has its own path (vectors, originals, usage).
+   *
+   * The emptiness check is part of the delete statement, and the audit row is written under
+   * the same condition in the same batch, so a document ingested into the collection between
+   * the check below and the delete keeps its collection and leaves no audit row.
+   */
+  async delete(id: string): Promise<void> {
+    const { db, tenantId } = this.scope;
+    const row = await this.get(id);
+    if (!row) throw new AppError('NOT_FOUND', 'Collection not found');
+    await this.refuseIfNotEmpty(id);
+    const isEmpty = notExists(
+      db.select({ id: documents.id }).from(documents).where(and(eq(documents.tenantId, tenantId), eq(documents.collectionId, id))),
+    );
+    const stillThere = exists(db.select({ id: collections.id }).from(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.id, id))));
+    const [, deleted] = await db.batch([
+      this.scope.auditStatement(
+        { action: 'collection.delete', targetType: 'collection', targetId: id, details: { name: row.name } },
+        and(stillThere, isEmpty),
+      ),
+      db.delete(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.id, id), isEmpty)).returning({ id: collections.id }),
+    ]);
+    if (deleted.length > 0) return;
+    // Lost a race: a document arrived, or another request deleted the collection.
+    await this.refuseIfNotEmpty(id);
+    throw new AppError('NOT_FOUND', 'Collection not found');
+  }
+
+  private async refuseIfNotEmpty(id: string): Promise<void> {
+    const { db, tenantId } = this.scope;
+    const row = await db
+      .select({ n: count() })
+      .from(documents)
+      .where(and(eq(documents.tenantId, tenantId), eq(documents.collectionId, id)))
+      .get();
+    const n = row?.n ?? 0;
+    if (n > 0) {
+      throw new AppError(
+        'BAD_USER_INPUT',
+        `The collection still has ${n} document(s): delete them first (deleteDocument), or ingest them into another collection and delete these; collections are never emptied by deleteCollection`,
+        { field: 'id', documents: n },
+      );
+    }
   }
 }

@@ -31,3 +31,31 @@ export function checkedText(value: string, field: string, max: number, opts: { a
   if (text.length > max) throw bad(`${field} must be at most ${max} characters`, field);
   return text;
 }
+
+/**
+ * An id given as input: refused when empty or blank (an empty id would otherwise read as
+ * "none given" and silently change what the request means). Null and undefined pass through.
+ */
+export function optionalId(value: string | number | null | undefined, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  const id = String(value).trim();
+  if (!id) throw bad(`${field} must not be empty: omit it instead`, field);
+  return id;
+}
+
+/** A list of ids given as input: every entry must be non-blank. Null and undefined pass through. */
+export function optionalIdList(values: readonly (string | number)[] | null | undefined, field: string): string[] | null {
+  if (values === null || values === undefined) return null;
+  return values.map((v) => {
+    const id = String(v).trim();
+    if (!id) throw bad(`${field} must not contain an empty id`, field);
+    return id;
+  });
+}
+
+/** A list of tags given as input: every tag must be non-blank. Null and undefined pass through. */
+export function optionalTags(values: readonly string[] | null | undefined, field: string): string[] | null {
+  if (values === null || values === undefined) return null;
+  for (const v of values) if (!v.trim()) throw bad(`${field} must not contain an empty tag`, field);
+  return [...values];
+}

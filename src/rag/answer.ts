@@ -19,6 +19,7 @@ import type { TenantScope } from '../db/tenant-scope';
 import type { PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
 import { newId } from '../lib/ids';
+import { optionalId } from '../lib/input';
 import { errorDetail, type Logger } from '../lib/log';
 import type { GuardClient } from '../objects/guard-types';
 import { buildPrompt, conversationTitle, DEFAULT_BUDGET, type BuiltPrompt, type HistoryMessage, type PromptBudget } from './prompt';
@@ -150,6 +151,8 @@ export class AnswerService {
     if (input.topK != null && (!Number.isInteger(input.topK) || input.topK < 1 || input.topK > MAX_TOP_K)) {
       throw new AppError('BAD_USER_INPUT', `topK must be from 1 to ${MAX_TOP_K}`, { field: 'topK' });
     }
+    // "" is a mistake, not a request for a new conversation (omit the id for that).
+    optionalId(input.conversationId, 'conversationId');
     const settings = scope.settings.get();
 
     let conversation: ConversationRow | null = null;

@@ -1,6 +1,6 @@
 /** Collections and documents (read side + collection creation). Ingestion adds its mutations in src/schema/ingest.ts. */
 import type { CollectionRow, DocumentRow } from '../db/schema';
-import { checkedText, INPUT_LIMITS } from '../lib/input';
+import { checkedText, INPUT_LIMITS, optionalId } from '../lib/input';
 import { pageSize } from '../lib/pagination';
 import { allow, READ_DOCUMENTS } from './access';
 import { builder } from './builder';
@@ -73,7 +73,7 @@ builder.queryFields((t) => ({
     resolve: async (_r, args, ctx) => {
       const scope = allow(ctx, 'viewer', READ_DOCUMENTS);
       const page = await scope.documents.list(pageSize(args.first), args.after, {
-        collectionId: args.filter?.collectionId ? String(args.filter.collectionId) : null,
+        collectionId: optionalId(args.filter?.collectionId, 'filter.collectionId'),
         status: args.filter?.status ? lower(args.filter.status) : null,
         tag: args.filter?.tag != null ? checkedText(args.filter.tag, 'filter.tag', INPUT_LIMITS.tag) : null,
       });

@@ -1,5 +1,6 @@
 /** ingestDocument / deleteDocument (DESIGN §7). Processing continues on the ingest queue; poll document(id) { status }. */
 import { AppError } from '../lib/errors';
+import { optionalId, optionalTags } from '../lib/input';
 import type { GraphQLContext } from '../context';
 import { allow } from './access';
 import { builder } from './builder';
@@ -36,8 +37,8 @@ builder.mutationFields((t) => ({
         text: input.text ?? null,
         file: input.file ?? null,
         url: input.url ?? null,
-        collectionId: input.collectionId != null ? String(input.collectionId) : null,
-        tags: input.tags ?? null,
+        collectionId: optionalId(input.collectionId, 'collectionId'),
+        tags: optionalTags(input.tags, 'tags'),
         metadata: input.metadata,
       });
     },

@@ -1,5 +1,6 @@
 /** GraphQL shapes shared by search and chat (DESIGN §7): SearchMode, SearchFilter, SearchHit. */
 import type { CitedSource } from '../rag/types';
+import { optionalIdList, optionalTags } from '../lib/input';
 import { builder } from './builder';
 import { Document } from './documents';
 
@@ -39,12 +40,16 @@ export const SearchHit = builder.objectRef<CitedSource>('SearchHit').implement({
   }),
 });
 
-/** Normalises the GraphQL filter input (ids arrive as string | number). */
+/**
+ * Normalises the GraphQL filter input of search and ask (ids arrive as string | number).
+ * An empty or blank id or tag is BAD_USER_INPUT naming the list: dropped silently it would
+ * turn `[""]` into "everything" or "nothing" without telling the caller.
+ */
 export function toFilter(f: { collectionIds?: (string | number)[] | null; documentIds?: (string | number)[] | null; tags?: string[] | null } | null | undefined) {
   if (!f) return null;
   return {
-    collectionIds: f.collectionIds?.map(String) ?? null,
-    documentIds: f.documentIds?.map(String) ?? null,
-    tags: f.tags ?? null,
+    collectionIds: optionalIdList(f.collectionIds, 'filter.collectionIds'),
+    documentIds: optionalIdList(f.documentIds, 'filter.documentIds'),
+    tags: optionalTags(f.tags, 'filter.tags'),
   };
 }

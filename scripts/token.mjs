@@ -1,16 +1,31 @@
 // npm run token -- --tenant acme --role admin [--sub alice] [--hours 24] [--platform-admin] [--scope "search chat"]
+// Bad arguments: one line on stderr and exit code 2 (scripts/token-args.mjs).
 import { mintToken, readDevVars } from './lib.mjs';
+import { parseTokenArgs, TokenArgsError, USAGE } from './token-args.mjs';
 
-const args = process.argv.slice(2);
-const get = (name) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const platformAdmin = args.includes('--platform-admin');
-const tenant = get('tenant');
-if (!tenant && !platformAdmin) {
-  console.error('usage: npm run token -- --tenant <slug|id> [--role owner|admin|member|viewer] [--sub id] [--hours n] [--scope "..."] [--platform-admin]');
+const fail = (message) => {
+  console.error(`token: ${message}`);
   process.exit(2);
+};
+
+let opts;
+try {
+  opts = parseTokenArgs(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof TokenArgsError) fail(`${err.message}. Run with --help for usage.`);
+  throw err;
 }
-const secret = process.env.JWT_SECRET ?? readDevVars().JWT_SECRET;
-console.log(await mintToken({ secret, tenant, role: get('role') ?? 'admin', sub: get('sub'), hours: Number(get('hours') ?? 720), platformAdmin, scope: get('scope') }));
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+let secret = process.env.JWT_SECRET;
+if (!secret) {
+  try {
+    secret = readDevVars().JWT_SECRET;
+  } catch {
+    secret = undefined;
+  }
+}
+if (!secret) fail('no JWT_SECRET: set it in the environment or in .dev.vars (npm run dev creates it from .dev.vars.example)');
+console.log(await mintToken({ secret, ...opts }));

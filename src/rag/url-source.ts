@@ -23,6 +23,7 @@ export interface UrlFetchOptions {
 }
 
 const MAX_REDIRECTS = 3;
+const DEFAULT_TIMEOUT_MS = 15_000;
 
 /** True for hosts that name this machine or a private network (IPv4/IPv6 literals and local names). */
 export function isPrivateHost(hostname: string): boolean {
@@ -96,13 +97,22 @@ function checkUrl(raw: string, allowPrivate: boolean): URL {
 /** Downloads `raw` within the limits; client-facing errors are BAD_USER_INPUT or PAYLOAD_TOO_LARGE. */
 export async function fetchUrlSource(raw: string, opts: UrlFetchOptions): Promise<FetchedSource> {
   let url = checkUrl(raw, opts.allowPrivateHosts);
-  const signal = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // One deadline for the whole download: every redirect hop and the body.
+  const signal = AbortSignal.timeout(timeoutMs);
+  const seconds = timeoutMs / 1000;
+  const failed = (host: string, phase: 'fetch' | 'read') => {
+    const what = phase === 'fetch' ? host : `the document from ${host}`;
+    return signal.aborted
+      ? new AppError('BAD_USER_INPUT', `could not ${phase} ${what}: timed out after ${seconds} seconds`, { field: 'url', reason: 'timeout', timeoutSeconds: seconds })
+      : new AppError('BAD_USER_INPUT', `could not ${phase} ${what}`, { field: 'url' });
+  };
   for (let hop = 0; ; hop++) {
     let res: Response;
     try {
       res = await opts.fetcher(url.toString(), { redirect: 'manual', signal, headers: { accept: 'text/html, text/markdown, text/plain, application/pdf;q=0.9, */*;q=0.1' } });
     } catch {
-      throw new AppError('BAD_USER_INPUT', `could not fetch ${url.host}`, { field: 'url' });
+      throw failed(url.host, 'fetch');
     }
     if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
       await res.body?.cancel();
@@ -119,9 +129,19 @@ export async function fetchUrlSource(raw: string, opts: UrlFetchOptions): Promis
       await res.body?.cancel();
       throw new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${opts.maxBytes} bytes`, { limit: opts.maxBytes });
     }
-    const bytes = await readCapped(res.body, opts.maxBytes, () =>
-      new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${opts.maxBytes} bytes`, { limit: opts.maxBytes }),
-    );
+    let bytes: Uint8Array;
+    try {
+      bytes = await readCapped(
+        res.body,
+        opts.maxBytes,
+        () => new AppError('PAYLOAD_TOO_LARGE', `document is larger than ${opts.maxBytes} bytes`, { limit: opts.maxBytes }),
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      // A body that stalls or breaks off is the source's failure, not an unexpected one of ours.
+      throw failed(url.host, 'read');
+    }
     return { bytes, contentType: res.headers.get('content-type'), finalUrl: url.toString() };
   }
 }

@@ -135,3 +135,29 @@ describe('deleteCollection racing an ingest', () => {
     expect(bId).toBeTruthy();
   });
 });
+
+describe('createCollection under concurrency', () => {
+  it('admits exactly the plan limit of concurrent creates, per tenant; the rest get QUOTA_EXCEEDED', async () => {
+    const [a, b] = await twoTenants({ plan: 'starter' });
+    const rs = await Promise.all(['p1', 'p2', 'p3', 'p4', 'p5', 'p6'].map((name) => gql(CREATE, { name }, { token: a.token })));
+    const codes = rs.map((r) => (r.body.errors ? codeOf(r) : 'OK'));
+    expect(codes.filter((c) => c === 'OK')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'QUOTA_EXCEEDED')).toHaveLength(3);
+    expect(await names(a)).toHaveLength(3);
+    // Tenant B's limit is its own.
+    await create(b, 'p1');
+    expect(await names(b)).toEqual(['p1']);
+  });
+
+  it('answers concurrent creates of one name with one collection and BAD_USER_INPUT for the rest, never a 500', async () => {
+    const [a] = await twoTenants({ plan: 'pro' });
+    const rs = await Promise.all([1, 2, 3, 4].map(() => gql(CREATE, { name: 'same' }, { token: a.token })));
+    const codes = rs.map((r) => (r.body.errors ? codeOf(r) : 'OK'));
+    expect(codes.filter((c) => c === 'OK')).toHaveLength(1);
+    expect(codes.filter((c) => c === 'BAD_USER_INPUT')).toHaveLength(3);
+    expect(await names(a)).toEqual(['same']);
+    const audits = (await gql('{ auditLog(first: 100) { edges { node { action } } } }', {}, { token: a.token })).body.data.auditLog.edges
+      .filter((e: any) => e.node.action === 'collection.create');
+    expect(audits).toHaveLength(1);
+  });
+});

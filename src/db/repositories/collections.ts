@@ -1,4 +1,4 @@
-import { and, asc, count, eq, exists, notExists } from 'drizzle-orm';
+import { and, asc, count, eq, exists, notExists, sql } from 'drizzle-orm';
 import { AppError } from '../../lib/errors';
 import { newId, nowIso } from '../../lib/ids';
 import { checkedText, INPUT_LIMITS } from '../../lib/input';
@@ -53,26 +53,35 @@ export class CollectionsRepo {
       throw new AppError('BAD_USER_INPUT', `name must be 1 to ${INPUT_LIMITS.collectionName} characters`, { field: 'name' });
     }
     const description = input.description == null ? null : checkedText(input.description, 'description', INPUT_LIMITS.collectionDescription, { allowEmpty: true }) || null;
-    const existing = await db
-      .select({ id: collections.id })
-      .from(collections)
-      .where(and(eq(collections.tenantId, tenantId), eq(collections.name, name)))
-      .get();
-    if (existing) throw new AppError('BAD_USER_INPUT', 'A collection with this name already exists', { field: 'name' });
-    if (limit !== null) {
+    const row: CollectionRow = { id: newId(), tenantId, name, description, createdAt: nowIso() };
+    // The name check and the plan limit are part of the insert (INSERT … SELECT … WHERE),
+    // and the audit row is written under the same condition in the same batch: concurrent
+    // creates cannot exceed the limit or trip the unique index into an unexpected error.
+    const nameFree = notExists(db.select({ id: collections.id }).from(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.name, name))));
+    const fits = limit === null ? sql`1` : sql`(select count(*) from ${collections} where ${collections.tenantId} = ${tenantId}) < ${limit}`;
+    const allowed = and(nameFree, fits)!;
+    const [, inserted] = await db.batch([
+      this.scope.auditStatement({ action: 'collection.create', targetType: 'collection', targetId: row.id, details: { name } }, allowed),
+      // drizzle lists every column in table order: id, tenant_id, name, description, created_at.
+      db
+        .insert(collections)
+        .select(sql`select ${row.id}, ${tenantId}, ${name}, ${description}, ${row.createdAt} where ${allowed}`)
+        .returning({ id: collections.id }),
+    ]);
+    if (inserted.length === 0) {
+      const taken = await db
+        .select({ id: collections.id })
+        .from(collections)
+        .where(and(eq(collections.tenantId, tenantId), eq(collections.name, name)))
+        .get();
+      if (taken) throw new AppError('BAD_USER_INPUT', 'A collection with this name already exists', { field: 'name' });
       const used = await this.count();
       // The same extensions as the guard's standing limits (docs/guard.md): a collection
       // slot frees up only by deleteCollection or a higher limit.
-      if (used >= limit) {
-        throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s): delete one with deleteCollection first`, {
-          quota: 'collections', limit, used, retryAfter: STANDING_RETRY_SECONDS,
-        });
-      }
+      throw new AppError('QUOTA_EXCEEDED', `Your plan allows ${limit} collection(s): delete one with deleteCollection first`, {
+        quota: 'collections', limit, used, retryAfter: STANDING_RETRY_SECONDS,
+      });
     }
-    const row: CollectionRow = { id: newId(), tenantId, name, description, createdAt: nowIso() };
-    await this.scope.writeAudited([db.insert(collections).values(row)], {
-      action: 'collection.create', targetType: 'collection', targetId: row.id, details: { name },
-    });
     return row;
   }
 

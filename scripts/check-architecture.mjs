@@ -22,7 +22,7 @@ for (const file of files) {
   const text = readFileSync(join(root, file), 'utf8');
   const inDb = file.startsWith('src/db/');
   if (!inDb && /from ['"]drizzle-orm/.test(text)) problems.push(`${file}: imports drizzle-orm outside src/db (use TenantScope)`);
-  if (!inDb && /import\s*\{[^}]*\b(tenants|documents|chunks|collections|conversations|messages|apiKeys|auditLog|usage|memberships)\b[^}]*\}\s*from\s*['"][./]*db\/schema['"]/.test(text) && !/import\s+type/.test(text.match(/import[^;]*db\/schema['"]/)?.[0] ?? '')) {
+  if (!inDb && /import\s*\{[^}]*\b(tenants|documents|chunks|collections|conversations|messages|apiKeys|auditLog|usage|memberships|agents)\b[^}]*\}\s*from\s*['"][./]*db\/schema['"]/.test(text) && !/import\s+type/.test(text.match(/import[^;]*db\/schema['"]/)?.[0] ?? '')) {
     problems.push(`${file}: imports table objects from db/schema outside src/db`);
   }
   // src/vector/index.ts is the factory that maps bindings to a VectorStore for the composition root.

@@ -23,6 +23,8 @@ export interface PlanLimits {
   documents: number | null;
   storedBytes: number | null;
   collections: number | null;
+  /** Agents (docs/agents.md); null = unlimited. */
+  agents: number | null;
   /** Largest single upload, bytes. */
   maxDocumentBytes: number;
 }
@@ -33,22 +35,22 @@ export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
   free: {
     requestsPerMinute: 60, userRequestsPerMinute: 60, monthlyRequests: 1_000, monthlyAsks: 200,
     monthlyEmbeddingTokens: 1_000_000, monthlyCompletionTokens: 200_000, documents: 100,
-    storedBytes: 100 * MiB, collections: 1, maxDocumentBytes: 5 * MiB,
+    storedBytes: 100 * MiB, collections: 1, agents: 1, maxDocumentBytes: 5 * MiB,
   },
   starter: {
     requestsPerMinute: 300, userRequestsPerMinute: 300, monthlyRequests: 10_000, monthlyAsks: 2_000,
     monthlyEmbeddingTokens: 10_000_000, monthlyCompletionTokens: 2_000_000, documents: 500,
-    storedBytes: 1024 * MiB, collections: 3, maxDocumentBytes: 10 * MiB,
+    storedBytes: 1024 * MiB, collections: 3, agents: 3, maxDocumentBytes: 10 * MiB,
   },
   pro: {
     requestsPerMinute: 1_200, userRequestsPerMinute: 1_200, monthlyRequests: 100_000, monthlyAsks: 20_000,
     monthlyEmbeddingTokens: 100_000_000, monthlyCompletionTokens: 20_000_000, documents: 5_000,
-    storedBytes: 10 * 1024 * MiB, collections: 10, maxDocumentBytes: 10 * MiB,
+    storedBytes: 10 * 1024 * MiB, collections: 10, agents: 20, maxDocumentBytes: 10 * MiB,
   },
   enterprise: {
     requestsPerMinute: 6_000, userRequestsPerMinute: 6_000, monthlyRequests: null, monthlyAsks: null,
     monthlyEmbeddingTokens: null, monthlyCompletionTokens: null, documents: null,
-    storedBytes: null, collections: null, maxDocumentBytes: 10 * MiB,
+    storedBytes: null, collections: null, agents: null, maxDocumentBytes: 10 * MiB,
   },
 };
 
@@ -146,7 +148,7 @@ export function loadConfig(env: AppEnv): Config {
 
 /** Limits that may be null (unlimited); the per-minute rates and the upload size must be numbers. */
 const NULLABLE_LIMITS: ReadonlySet<string> = new Set([
-  'monthlyRequests', 'monthlyAsks', 'monthlyEmbeddingTokens', 'monthlyCompletionTokens', 'documents', 'storedBytes', 'collections',
+  'monthlyRequests', 'monthlyAsks', 'monthlyEmbeddingTokens', 'monthlyCompletionTokens', 'documents', 'storedBytes', 'collections', 'agents',
 ]);
 const POSITIVE_LIMITS: ReadonlySet<string> = new Set(['requestsPerMinute', 'userRequestsPerMinute', 'maxDocumentBytes']);
 

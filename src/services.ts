@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './lib/log';
 import { guardClient } from './objects/guard-client';
 import { guardDirectory } from './objects/guard-client';
 import type { GuardClient, GuardDirectory } from './objects/guard-types';
+import { AgentService } from './rag/agents';
 import { AnswerService } from './rag/answer';
 import { buildDocumentServices, retrievalClients, type DocumentServices } from './rag/document-services';
 import type { ConsumerDeps } from './rag/ingest-consumer';
@@ -36,6 +37,8 @@ export interface Services extends DocumentServices {
   chatModels: ChatModelPolicy;
   /** ask / askStream; null on a tenantless (platform) request. */
   answers: AnswerService | null;
+  /** createAgent / updateAgent / deleteAgent and the agent an ask uses; null on a tenantless request. */
+  agents: AgentService | null;
 }
 
 export function buildServices(deps: ServiceDeps): Services {
@@ -45,16 +48,19 @@ export function buildServices(deps: ServiceDeps): Services {
     queue: deps.env.INGEST_QUEUE,
     fetcher: (input, init) => fetch(input, init),
   });
+  const agents = deps.scope ? new AgentService({ scope: deps.scope, models: chatModels }) : null;
   return {
     ...documentServices,
     guards: guardDirectory(deps.env.TENANT_GUARD, deps.log),
     chatModels,
+    agents,
     answers: deps.scope
       ? new AnswerService({
           scope: deps.scope,
           retriever: documentServices.retriever,
           provider: createChatProvider({ apiKey: deps.config.openai.apiKey, baseUrl: deps.config.openai.baseUrl }),
           models: chatModels,
+          agents: agents!,
           guard: deps.guard,
           limits: deps.limits,
           log: deps.log,
@@ -78,7 +84,7 @@ export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
       if (!tenant || tenant.id !== tenantId) return null;
       const principal: Principal = {
         kind: 'user', tenantRef: tenant.id, userId: 'system:ingest', apiKeyId: null, role: 'member',
-        scopes: [], platformAdmin: false, rateLimitPerMinute: null,
+        scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
       };
       return {
         scope: new TenantScope(db, tenant, principal, `queue:${tenantId}`),

@@ -59,5 +59,18 @@ export async function verifyApiKey(row: ApiKeyRow | null, secret: string, now = 
     scopes,
     platformAdmin: false,
     rateLimitPerMinute: row.rateLimitPerMinute,
+    collectionIds: storedIdList(row.collectionIds),
+    agentIds: storedIdList(row.agentIds),
   };
+}
+
+/**
+ * A stored restriction (JSON array of ids, or null for none). Anything else fails closed:
+ * a restriction we cannot read must never turn into "unrestricted".
+ */
+export function storedIdList(raw: string | null): string[] | null {
+  if (raw === null) return null;
+  const list = JSON.parse(raw) as unknown;
+  if (!Array.isArray(list) || list.some((v) => typeof v !== 'string')) throw new Error('api key restriction is not a JSON array of ids');
+  return list as string[];
 }

@@ -8,7 +8,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyG
 import type { Config } from '../env';
 import { AppError } from '../lib/errors';
 import { INPUT_LIMITS } from '../lib/input';
-import { ROLES, type Principal, type Role } from './principal';
+import { MAX_RESTRICTION_IDS, ROLES, type Principal, type Role } from './principal';
 
 const CLOCK_TOLERANCE_S = 30;
 // One remote key set per URL for the isolate's life: jose caches keys and rate-limits refetches.
@@ -99,5 +99,23 @@ function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
     scopes,
     platformAdmin,
     rateLimitPerMinute: null,
+    collectionIds: restrictionClaim(p, 'collection_ids'),
+    agentIds: restrictionClaim(p, 'agent_ids'),
   };
+}
+
+/**
+ * `collection_ids` / `agent_ids` (docs/agents.md): the same restriction an API key's
+ * collectionIds / agentIds carry. Absent = unrestricted. Like `scope`, a claim that is
+ * there but cannot be read, or names nothing, is refused rather than read as "everything".
+ */
+function restrictionClaim(p: JWTPayload, claim: 'collection_ids' | 'agent_ids'): string[] | null {
+  const v = p[claim];
+  if (v === undefined) return null;
+  if (!Array.isArray(v) || v.some((id) => typeof id !== 'string' || !id.trim() || id.length > 200)) {
+    throw unauthenticated(`Token ${claim} must be an array of ids`);
+  }
+  if (v.length === 0) throw unauthenticated(`Token ${claim} is empty: omit the claim for an unrestricted token`);
+  if (v.length > MAX_RESTRICTION_IDS) throw unauthenticated(`Token ${claim} names more than ${MAX_RESTRICTION_IDS} ids`);
+  return [...new Set(v as string[])];
 }

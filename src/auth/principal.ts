@@ -16,6 +16,22 @@ export interface Principal {
   platformAdmin: boolean;
   /** Per-key token bucket size, when the API key sets one. */
   rateLimitPerMinute: number | null;
+  /**
+   * Collections the credential is restricted to (API key `collectionIds`, JWT claim
+   * `collection_ids`); null = every collection of the tenant. Outside them the tenant's
+   * data behaves as if it did not exist (docs/agents.md).
+   */
+  collectionIds: string[] | null;
+  /** Agents the credential may ask through (API key `agentIds`, JWT claim `agent_ids`); null = any. */
+  agentIds: string[] | null;
+}
+
+/** Most ids a restriction may name (API key input and JWT claims alike). */
+export const MAX_RESTRICTION_IDS = 50;
+
+/** True when the credential is limited to some collections or agents. */
+export function isRestricted(p: Pick<Principal, 'collectionIds' | 'agentIds'>): boolean {
+  return p.collectionIds !== null || p.agentIds !== null;
 }
 
 /** `user:<sub>` / `key:<id>`: the actor written to audit rows and conversation owners. */

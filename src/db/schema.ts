@@ -7,7 +7,7 @@
  * so every TenantScope query is an index range scan inside one tenant.
  */
 import { sql } from 'drizzle-orm';
-import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
 
@@ -71,6 +71,10 @@ export const apiKeys = sqliteTable('api_keys', {
   revokedAt: text('revoked_at'),
   createdBy: text('created_by'),
   createdAt: text('created_at').notNull().default(now),
+  /** JSON array of collection ids the key is restricted to; null = unrestricted (migration 0008). */
+  collectionIds: text('collection_ids'),
+  /** JSON array of agent ids the key may ask through; null = unrestricted (migration 0008). */
+  agentIds: text('agent_ids'),
 });
 
 export const collections = sqliteTable('collections', {
@@ -145,6 +149,8 @@ export const conversations = sqliteTable('conversations', {
   title: text('title'),
   createdAt: text('created_at').notNull().default(now),
   updatedAt: text('updated_at').notNull().default(now),
+  /** The agent that answers in this conversation; null = tenant defaults. Kept after the agent is deleted. */
+  agentId: text('agent_id'),
 });
 
 export const messages = sqliteTable('messages', {
@@ -160,6 +166,32 @@ export const messages = sqliteTable('messages', {
   promptTokens: integer('prompt_tokens').notNull().default(0),
   completionTokens: integer('completion_tokens').notNull().default(0),
   createdAt: text('created_at').notNull().default(now),
+  /** The conversation's agent when the message was written (null = tenant defaults). */
+  agentId: text('agent_id'),
+});
+
+/**
+ * Agents (migration 0008): per-tenant assistants. A null behaviour column inherits the
+ * tenant's settings; `knowledge` is a JSON array of collection ids (empty = every collection
+ * the caller may see). UNIQUE INDEX agents_tenant_slug_idx ON (tenant_id, slug).
+ */
+export const agents = sqliteTable('agents', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  slug: text('slug').notNull(),
+  name: text('name').notNull(),
+  description: text('description'),
+  systemPrompt: text('system_prompt'),
+  chatModel: text('chat_model'),
+  temperature: real('temperature'),
+  maxTokens: integer('max_tokens'),
+  retrievalMode: text('retrieval_mode', { enum: ['VECTOR', 'KEYWORD', 'HYBRID'] }),
+  retrievalTopK: integer('retrieval_top_k'),
+  knowledge: text('knowledge').notNull().default('[]'),
+  active: integer('active', { mode: 'boolean' }).notNull().default(true),
+  createdBy: text('created_by'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
 });
 
 /** Monthly aggregates written by the TenantGuard alarm (absolute values: a retried flush is idempotent). */
@@ -206,4 +238,5 @@ export type MessageRow = typeof messages.$inferSelect;
 export type UsageRow = typeof usage.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
+export type AgentRow = typeof agents.$inferSelect;
 

@@ -7,9 +7,11 @@
 import { getTableColumns, is, SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Principal } from '../auth/principal';
-import { actorId } from '../auth/principal';
+import { actorId, isRestricted } from '../auth/principal';
+import { AppError } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { Database } from './client';
+import { AgentsRepo } from './repositories/agents';
 import { ApiKeysRepo } from './repositories/api-keys';
 import { ChunksRepo } from './repositories/chunks';
 import { CollectionsRepo } from './repositories/collections';
@@ -37,6 +39,14 @@ export class TenantScope {
   readonly audit: AuditRepo;
   readonly settings: TenantRepo;
   readonly conversations: ConversationsRepo;
+  readonly agents: AgentsRepo;
+  /**
+   * Collections the principal may reach (null = all of the tenant's). Every repository that
+   * reads collections, documents or chunks applies it in SQL (src/db/repositories/restriction.ts).
+   */
+  readonly allowedCollections: readonly string[] | null;
+  /** Agents the principal may see and ask through (null = all). */
+  readonly allowedAgents: readonly string[] | null;
 
   constructor(
     readonly db: Database,
@@ -53,6 +63,22 @@ export class TenantScope {
     this.audit = new AuditRepo(this);
     this.settings = new TenantRepo(this);
     this.conversations = new ConversationsRepo(this);
+    this.agents = new AgentsRepo(this);
+    this.allowedCollections = principal.collectionIds;
+    this.allowedAgents = principal.agentIds;
+  }
+
+  /** True when the principal is limited to some collections or agents. */
+  get restricted(): boolean {
+    return isRestricted(this.principal);
+  }
+
+  /**
+   * Tenant administration (keys, members, settings, agents, the audit log, new collections)
+   * spans every collection, so a restricted credential may not do it: FORBIDDEN.
+   */
+  requireUnrestricted(what: string): void {
+    if (this.restricted) throw new AppError('FORBIDDEN', `A credential restricted to collections or agents cannot ${what}`);
   }
 
   /** Vector namespace for this tenant in the shared index (DESIGN §3). */

@@ -12,8 +12,10 @@ import {
   type AdmitResult,
   type GuardClient,
   type GuardDirectory,
+  type AgentUsageSnapshot,
   type QuotaCheck,
   type QuotaName,
+  type RecordOptions,
   type UsageDelta,
   type UsageSnapshot,
 } from './guard-types';
@@ -69,13 +71,15 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
       const r = (await call('consume', () => guard().consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
       if (!r.ok) throw quotaError(quota, r);
     },
-    record: async (delta: UsageDelta & { promptTokens?: number }) => {
+    record: async (delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions) => {
       for (const [k, v] of Object.entries(delta)) {
         if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new TypeError(`usage delta ${k} must be a finite number`);
       }
-      await call('record', () => guard().record(tenantId, delta) as Promise<void>, false);
+      // Agent-less records keep the two-argument call (an object without agents answers them as before).
+      await call('record', () => (opts?.agentId ? guard().record(tenantId, delta, opts) : guard().record(tenantId, delta)) as Promise<void>, false);
     },
     usage: () => call('usage', () => guard().usage(tenantId) as Promise<UsageSnapshot>, true),
+    agentUsage: (agentIds: string[]) => call('agentUsage', () => guard().agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
   };
 }
 

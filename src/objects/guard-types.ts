@@ -82,6 +82,21 @@ export interface UsageSnapshot {
   rateLimited: number;
 }
 
+/** One agent's metered use this month (docs/agents.md "Usage per agent"). */
+export interface AgentUsageSnapshot {
+  agentId: string;
+  period: string;
+  asks: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Options of a usage record. */
+export interface RecordOptions {
+  /** Also count asks and tokens of the delta for this agent. */
+  agentId?: string | null;
+}
+
 /** Outcome of a quota check inside the object (the client turns `ok: false` into QUOTA_EXCEEDED). */
 export interface QuotaCheck {
   ok: boolean;
@@ -105,8 +120,10 @@ export interface GuardClient {
    */
   consume(limits: PlanLimits, quota: QuotaName, amount: number): Promise<void>;
   /** Adds consumption; documents/storedBytes take negative deltas when documents are deleted. */
-  record(delta: UsageDelta & { promptTokens?: number }): Promise<void>;
+  record(delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions): Promise<void>;
   usage(): Promise<UsageSnapshot>;
+  /** This month's figures of the given agents (zeros for an agent without asks yet). */
+  agentUsage(agentIds: string[]): Promise<AgentUsageSnapshot[]>;
 }
 
 /** Reaches any tenant's guard (platform administration: another tenant's usage). */

@@ -23,9 +23,11 @@ import {
   STANDING_RETRY_SECONDS,
   type AdmitRequest,
   type AdmitResult,
+  type AgentUsageSnapshot,
   type PolicyState,
   type QuotaCheck,
   type QuotaName,
+  type RecordOptions,
   type UsageDelta,
   type UsageSnapshot,
 } from './guard-types';
@@ -141,6 +143,11 @@ export class TenantGuard extends DurableObject<Env> {
        version INTEGER NOT NULL DEFAULT 0, flushed INTEGER NOT NULL DEFAULT 0)`,
     );
     sql.exec('CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at INTEGER NOT NULL)');
+    // Per-agent asks and tokens, per month (docs/agents.md): written and read in place, never cached.
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS agent_usage (period TEXT NOT NULL, agent_id TEXT NOT NULL, asks INTEGER NOT NULL DEFAULT 0,
+       prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (period, agent_id))`,
+    );
 
     for (const row of sql.exec<{ k: string; v: string }>("SELECT k, v FROM meta WHERE k = 'tenant'")) this.tenantId = row.v;
     for (const row of sql.exec<Record<string, number | string>>('SELECT * FROM periods ORDER BY period')) {
@@ -256,8 +263,10 @@ export class TenantGuard extends DurableObject<Env> {
   }
 
   /** Adds reported consumption (negative for documents/storedBytes when documents are deleted). */
-  async record(tenantId: string, delta: UsageDelta & { promptTokens?: number }): Promise<void> {
+  async record(tenantId: string, delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions): Promise<void> {
     this.bind(tenantId);
+    const agentId = opts?.agentId ?? null;
+    if (agentId !== null && (typeof agentId !== 'string' || !agentId)) throw new TypeError('agentId must be a non-empty string');
     const clean: Partial<Record<Counter, number>> = {};
     for (const [k, v] of Object.entries(delta)) {
       if (v === undefined || v === null) continue;
@@ -265,7 +274,31 @@ export class TenantGuard extends DurableObject<Env> {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`usage delta ${k} must be a finite number`);
       clean[k as Counter] = Math.round(v);
     }
-    this.add(this.current(this.clock()), clean);
+    const cur = this.current(this.clock());
+    this.add(cur, clean);
+    // In the same event as the tenant's counters: the agent's figures never disagree with them.
+    if (agentId) {
+      this.ctx.storage.sql.exec(
+        `INSERT INTO agent_usage (period, agent_id, asks, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (period, agent_id) DO UPDATE SET asks = max(0, asks + excluded.asks),
+         prompt_tokens = max(0, prompt_tokens + excluded.prompt_tokens), completion_tokens = max(0, completion_tokens + excluded.completion_tokens)`,
+        cur.period, agentId, clean.asks ?? 0, clean.promptTokens ?? 0, clean.completionTokens ?? 0,
+      );
+    }
+  }
+
+  /** This month's asks and tokens of the given agents (zeros for one without any). */
+  async agentUsage(tenantId: string, agentIds: string[]): Promise<AgentUsageSnapshot[]> {
+    this.bind(tenantId);
+    if (!Array.isArray(agentIds) || agentIds.some((id) => typeof id !== 'string')) throw new TypeError('agentIds must be a list of ids');
+    const period = this.current(this.clock()).period;
+    const rows = new Map<string, AgentUsageSnapshot>();
+    for (const r of this.ctx.storage.sql.exec<{ agent_id: string; asks: number; prompt_tokens: number; completion_tokens: number }>(
+      'SELECT agent_id, asks, prompt_tokens, completion_tokens FROM agent_usage WHERE period = ?', period,
+    )) {
+      rows.set(r.agent_id, { agentId: r.agent_id, period, asks: r.asks, promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens });
+    }
+    return agentIds.map((agentId) => rows.get(agentId) ?? { agentId, period, asks: 0, promptTokens: 0, completionTokens: 0 });
   }
 
   /** The live figures of the current month. */
@@ -365,6 +398,8 @@ export class TenantGuard extends DurableObject<Env> {
     this.periods.set(period, next);
     this.cur = next;
     this.savePeriod(next);
+    // Per-agent figures are kept for this month and the one before (they are not flushed to D1).
+    if (prev) this.ctx.storage.sql.exec('DELETE FROM agent_usage WHERE period < ?', prev.period);
     // Flush the month that just closed (and the carried-over totals) right away.
     if (prev) this.scheduleFlush(0);
     return next;

@@ -13,7 +13,7 @@
  */
 import type { ChatCompletion, ChatModelPolicy, ChatProvider, ChatRequest, ChatStreamEvent } from '../ai/chat';
 import { resolveTemperature } from '../ai/chat';
-import type { ConversationRow } from '../db/schema';
+import type { AgentRow, ConversationRow } from '../db/schema';
 import type { StoredSource } from '../db/repositories/conversations';
 import type { TenantScope } from '../db/tenant-scope';
 import type { PlanLimits } from '../env';
@@ -22,6 +22,7 @@ import { newId } from '../lib/ids';
 import { optionalId } from '../lib/input';
 import { errorDetail, type Logger } from '../lib/log';
 import type { GuardClient } from '../objects/guard-types';
+import { AgentService, askProfile, withinKnowledge } from './agents';
 import { buildPrompt, conversationTitle, DEFAULT_BUDGET, type BuiltPrompt, type HistoryMessage, type PromptBudget } from './prompt';
 import type { Hit, Retriever, SearchFilter, SearchMode } from './types';
 
@@ -30,6 +31,9 @@ export interface AskInput {
   conversationId?: string | null;
   filter?: SearchFilter | null;
   topK?: number | null;
+  /** The agent that answers (at most one of the two; a follow-up uses the conversation's). */
+  agentId?: string | null;
+  agentSlug?: string | null;
 }
 
 export interface TokenUsage {
@@ -43,6 +47,8 @@ export interface AnswerResult {
   /** What `[n]` in the text refers to: `sources[n-1]`. */
   sources: Hit[];
   conversation: ConversationRow;
+  /** The agent that answered; null = the tenant's defaults. */
+  agent: AgentRow | null;
   model: string;
   usage: TokenUsage;
   /** The stored assistant message. */
@@ -68,6 +74,8 @@ export interface AnswerServiceDeps {
   retriever: Retriever | null;
   provider: ChatProvider;
   models: ChatModelPolicy;
+  /** Resolves the asking agent; built from scope and models when not given. */
+  agents?: AgentService;
   guard: GuardClient | null;
   limits: PlanLimits | null;
   log: Logger;
@@ -79,6 +87,7 @@ interface Plan {
   question: string;
   askedAt: number;
   conversation: ConversationRow | null;
+  agent: AgentRow | null;
   lastMessageAt: number;
   prompt: BuiltPrompt;
   request: ChatRequest;
@@ -87,7 +96,11 @@ interface Plan {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class AnswerService {
-  constructor(private readonly deps: AnswerServiceDeps) {}
+  private readonly agents: AgentService;
+
+  constructor(private readonly deps: AnswerServiceDeps) {
+    this.agents = deps.agents ?? new AgentService({ scope: deps.scope, models: deps.models });
+  }
 
   /** Answers a question and stores the exchange. */
   async ask(input: AskInput): Promise<AnswerResult> {
@@ -170,7 +183,10 @@ export class AnswerService {
       lastMessageAt = rows.length ? Date.parse(rows.at(-1)!.createdAt) : 0;
     }
 
-    const maxTokens = this.deps.maxTokens ?? ANSWER_MAX_TOKENS;
+    const agent = await this.agents.forAsk(input, conversation);
+    // The agent's settings where it has them, else the tenant's (a tenant without agents answers as before).
+    const profile = askProfile(settings, agent, { maxTokens: this.deps.maxTokens ?? ANSWER_MAX_TOKENS, topK: DEFAULT_TOP_K, maxTopK: MAX_TOP_K });
+    const maxTokens = profile.maxTokens;
     if (guard && limits) {
       // Reserve the whole answer: a tenant never goes over its completion budget by more than zero.
       await Promise.all([
@@ -179,25 +195,26 @@ export class AnswerService {
       ]);
     }
 
-    const topK = input.topK ?? Math.min(Math.max(settings.retrievalTopK ?? DEFAULT_TOP_K, 1), MAX_TOP_K);
-    const mode: SearchMode = settings.retrievalMode ?? 'HYBRID';
-    const hits = await this.retrieve({ query: question, topK, mode, filter: input.filter ?? null });
+    const topK = input.topK ?? profile.topK;
+    const mode: SearchMode = profile.mode;
+    // Retrieval stays inside the agent's knowledge (and, in the scope, inside the credential's collections).
+    const hits = await this.retrieve({ query: question, topK, mode, filter: withinKnowledge(input.filter ?? null, profile.knowledge) });
 
     const prompt = buildPrompt({
-      systemPrompt: settings.systemPrompt, history, question, hits, budget: this.deps.budget ?? DEFAULT_BUDGET,
+      systemPrompt: profile.systemPrompt, history, question, hits, budget: this.deps.budget ?? DEFAULT_BUDGET,
     });
-    if (settings.chatModel && !models.isAllowed(settings.chatModel)) {
-      this.deps.log.warn('tenant chat model is not allowed any more; using the default', { model: settings.chatModel });
+    if (profile.chatModel && !models.isAllowed(profile.chatModel)) {
+      this.deps.log.warn('chat model is not allowed any more; using the default', { model: profile.chatModel, agentId: agent?.id ?? null });
     }
     const request: ChatRequest = {
-      model: models.resolve(settings.chatModel),
-      temperature: resolveTemperature(settings.temperature),
+      model: models.resolve(profile.chatModel),
+      temperature: resolveTemperature(profile.temperature),
       maxTokens,
       messages: prompt.messages,
       question,
       sources: prompt.sources,
     };
-    return { question, askedAt, conversation, lastMessageAt, prompt, request };
+    return { question, askedAt, conversation, agent, lastMessageAt, prompt, request };
   }
 
   private async retrieve(req: { query: string; topK: number; mode: SearchMode; filter: SearchFilter | null }): Promise<Hit[]> {
@@ -220,7 +237,7 @@ export class AnswerService {
       ? { ...plan.conversation, updatedAt: iso(answerAt) }
       : {
           id: newId(), tenantId: scope.tenantId, ownerId: scope.actor, title: conversationTitle(plan.question),
-          createdAt: iso(userAt), updatedAt: iso(answerAt),
+          createdAt: iso(userAt), updatedAt: iso(answerAt), agentId: plan.agent?.id ?? null,
         };
     const messageId = newId();
     const usage = {
@@ -233,7 +250,7 @@ export class AnswerService {
     }));
     try {
       await scope.conversations.appendTurn({
-        conversation: { id: conversation.id, title: conversation.title, createdAt: conversation.createdAt, isNew },
+        conversation: { id: conversation.id, title: conversation.title, createdAt: conversation.createdAt, isNew, agentId: conversation.agentId },
         messages: [
           { id: newId(), role: 'user', content: plan.question, sources: [], model: null, promptTokens: 0, completionTokens: 0, createdAt: iso(userAt) },
           {
@@ -243,21 +260,25 @@ export class AnswerService {
         ],
         audit: {
           action: 'conversation.ask', targetType: 'conversation', targetId: conversation.id,
-          details: { messageId, model: completion.model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, sources: sources.length },
+          details: {
+            messageId, model: completion.model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, sources: sources.length,
+            ...(plan.agent ? { agentId: plan.agent.id } : {}),
+          },
         },
       });
     } finally {
       // The model has answered, so its tokens are spent whether or not the exchange could be stored.
-      await this.report(usage);
+      await this.report(usage, plan.agent?.id ?? null);
     }
-    return { text: completion.text, sources: plan.prompt.hits, conversation, model: completion.model, usage, messageId };
+    return { text: completion.text, sources: plan.prompt.hits, conversation, agent: plan.agent, model: completion.model, usage, messageId };
   }
 
-  private async report(usage: TokenUsage): Promise<void> {
+  private async report(usage: TokenUsage, agentId: string | null): Promise<void> {
     const { guard, log } = this.deps;
     if (!guard) return;
     try {
-      await guard.record({ asks: 1, completionTokens: usage.completionTokens, promptTokens: usage.promptTokens });
+      // One record: the tenant's counters and, with an agent, that agent's (readable by admins).
+      await guard.record({ asks: 1, completionTokens: usage.completionTokens, promptTokens: usage.promptTokens }, agentId ? { agentId } : undefined);
     } catch (err) {
       // The answer exists; losing one usage report is better than failing the ask after the fact.
       log.warn('usage report failed', errorDetail(err));

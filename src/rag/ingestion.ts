@@ -80,6 +80,12 @@ export class IngestionService {
     const tags = normaliseTags(input.tags);
     const metadata = normaliseMetadata(input.metadata);
     const collectionId = input.collectionId ? String(input.collectionId) : null;
+    // A credential restricted to collections may only add to them; without one the document
+    // would land outside its boundary, where it could never see it again.
+    if (!collectionId && scope.allowedCollections !== null) {
+      throw bad('collectionId is required: this credential is restricted to collections', 'collectionId');
+    }
+    // Outside the credential's collections reads as not existing (scope.collections applies the restriction).
     if (collectionId && !(await scope.collections.get(collectionId))) throw new AppError('NOT_FOUND', 'Collection not found');
 
     const source = await this.readSource(input, name);

@@ -133,8 +133,14 @@ export class RetrievalService implements Retriever {
       const next: VectorFilter = { ...vf, document_id: { $in: filter.documentIds } };
       if (fits(next)) vf.document_id = next.document_id!;
     }
-    if (filter?.collectionIds?.length && filter.collectionIds.length <= MAX_IDS_IN_VECTOR_FILTER) {
-      const next: VectorFilter = { ...vf, collection_id: { $in: filter.collectionIds } };
+    // A credential restricted to collections queries only those (the D1 re-check enforces it
+    // anyway; narrowing here keeps the candidate depth for the documents it may see).
+    const allowed = scope.allowedCollections;
+    const collectionIds = filter?.collectionIds?.length
+      ? allowed ? filter.collectionIds.filter((id) => allowed.includes(id)) : filter.collectionIds
+      : allowed;
+    if (collectionIds?.length && collectionIds.length <= MAX_IDS_IN_VECTOR_FILTER) {
+      const next: VectorFilter = { ...vf, collection_id: { $in: [...collectionIds] } };
       if (fits(next)) vf.collection_id = next.collection_id!;
     }
     const matches = await vectors.query(scope.vectorNamespace, qv!, { topK: depth, filter: vf, returnMetadata: 'indexed' });

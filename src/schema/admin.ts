@@ -45,6 +45,7 @@ const TenantLimitsInput = builder.inputType('TenantLimitsInput', {
     documents: t.int({ required: false }),
     storedBytes: t.float({ required: false }),
     collections: t.int({ required: false }),
+    agents: t.int({ required: false }),
   }),
 });
 

@@ -1,4 +1,6 @@
+import { storedIdList } from '../auth/api-keys';
 import type { ApiKeyScope } from '../auth/principal';
+import { optionalIdList } from '../lib/input';
 import type { ApiKeyRow } from '../db/schema';
 import { allow } from './access';
 import { builder } from './builder';
@@ -16,6 +18,12 @@ export const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
     revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
     revoked: t.boolean({ resolve: (k) => !!k.revokedAt }),
     createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
+    collectionIds: t.idList({
+      nullable: true,
+      description: 'The collections the key is restricted to; null: unrestricted.',
+      resolve: (k) => storedIdList(k.collectionIds),
+    }),
+    agentIds: t.idList({ nullable: true, description: 'The agents the key may ask through; null: any.', resolve: (k) => storedIdList(k.agentIds) }),
   }),
 });
 
@@ -32,6 +40,11 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     scopes: t.field({ type: [ApiKeyScopeEnum], required: true }),
     expiresAt: t.field({ type: 'DateTime', required: false }),
     rateLimitPerMinute: t.int({ required: false }),
+    collectionIds: t.idList({
+      required: false,
+      description: 'Restrict the key to these collections: outside them it sees what a foreign tenant would (nothing). Omit: unrestricted.',
+    }),
+    agentIds: t.idList({ required: false, description: 'Restrict the key to asking through these agents. Omit: unrestricted.' }),
   }),
 });
 
@@ -50,6 +63,8 @@ builder.mutationFields((t) => ({
         scopes: input.scopes.map(lower),
         expiresAt: input.expiresAt ?? null,
         rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+        collectionIds: optionalIdList(input.collectionIds, 'collectionIds'),
+        agentIds: optionalIdList(input.agentIds, 'agentIds'),
       });
       return { apiKey: row, secret: token };
     },

@@ -14,6 +14,7 @@ import type { AnswerResult, AnswerService, AskInput as AskInputData, TokenUsage 
 import { messagesWithSources, type MessageWithSources } from '../rag/citations';
 import type { Hit } from '../rag/types';
 import { allow } from './access';
+import { Agent } from './agents';
 import { builder } from './builder';
 import { connectionType, toConnection } from './connection';
 import { SearchFilterInput, SearchHit, toFilter } from './search-types';
@@ -31,6 +32,10 @@ function answers(ctx: GraphQLContext): AnswerService {
   if (!svc) throw new AppError('FORBIDDEN', 'This operation needs a tenant: call it on the tenant host');
   return svc;
 }
+
+/** The agent behind a conversation or message: null when there was none, or it has been deleted. */
+const agentOf = (agentId: string | null, ctx: GraphQLContext) => (agentId ? chatScope(ctx).agents.get(agentId) : null);
+const agentGone = async (agentId: string | null, ctx: GraphQLContext) => !!agentId && !(await chatScope(ctx).agents.get(agentId));
 
 const TokenUsage = builder.objectRef<TokenUsageData>('TokenUsage').implement({
   fields: (t) => ({
@@ -53,6 +58,8 @@ const Message = builder.objectRef<MessageWithSources>('Message').implement({
       resolve: (m) => m.sources,
     }),
     model: t.string({ nullable: true, resolve: (m) => m.row.model }),
+    agent: t.field({ type: Agent, nullable: true, description: 'The agent that answered (null: the tenant defaults, or deleted since).', resolve: (m, _a, ctx) => agentOf(m.row.agentId, ctx) }),
+    agentDeleted: t.boolean({ description: 'True when the message was written by an agent that has been deleted since.', resolve: (m, _a, ctx) => agentGone(m.row.agentId, ctx) }),
     promptTokens: t.int({ resolve: (m) => m.row.promptTokens }),
     completionTokens: t.int({ resolve: (m) => m.row.completionTokens }),
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.row.createdAt }),
@@ -65,6 +72,11 @@ const Conversation = builder.objectRef<ConversationRow>('Conversation').implemen
     title: t.exposeString('title', { nullable: true }),
     createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
+    agent: t.field({ type: Agent, nullable: true, description: 'The agent of this conversation (null: the tenant defaults, or deleted since).', resolve: (c, _a, ctx) => agentOf(c.agentId, ctx) }),
+    agentDeleted: t.boolean({
+      description: 'True when the conversation’s agent has been deleted: its history stays readable, it cannot be continued.',
+      resolve: (c, _a, ctx) => agentGone(c.agentId, ctx),
+    }),
     messages: t.field({
       type: [Message],
       description: `The most recent messages (default 100, at most ${MAX_MESSAGES}), oldest first.`,
@@ -88,6 +100,7 @@ const Answer = builder.objectRef<AnswerResult>('Answer').implement({
     text: t.exposeString('text'),
     sources: t.field({ type: [SearchHit], description: 'What [n] in the text refers to: sources[n-1].', resolve: (a) => a.sources }),
     conversation: t.field({ type: Conversation, resolve: (a) => a.conversation }),
+    agent: t.field({ type: Agent, nullable: true, description: 'The agent that answered; null: the tenant defaults.', resolve: (a) => a.agent }),
     model: t.exposeString('model', { description: '"extractive-offline" when no language model is configured.' }),
     usage: t.field({ type: TokenUsage, resolve: (a) => a.usage }),
     messageId: t.exposeID('messageId', { description: 'The stored assistant message.' }),
@@ -118,6 +131,7 @@ const AnswerEvent = builder.objectRef<AnswerEventShape>('AnswerEvent').implement
     conversationId: t.id({ nullable: true, resolve: (e) => (e.type === 'DONE' ? e.result.conversation.id : null) }),
     conversation: t.field({ type: Conversation, nullable: true, resolve: (e) => (e.type === 'DONE' ? e.result.conversation : null) }),
     model: t.string({ nullable: true, resolve: (e) => (e.type === 'DONE' ? e.result.model : null) }),
+    agent: t.field({ type: Agent, nullable: true, description: 'DONE: the agent that answered.', resolve: (e) => (e.type === 'DONE' ? e.result.agent : null) }),
     usage: t.field({ type: TokenUsage, nullable: true, resolve: (e) => (e.type === 'DONE' ? e.result.usage : null) }),
     error: t.field({ type: AnswerError, nullable: true, resolve: (e) => (e.type === 'ERROR' ? e.error : null) }),
   }),
@@ -128,16 +142,23 @@ const AskInput = builder.inputType('AskInput', {
     question: t.string({ required: true }),
     conversationId: t.id({ required: false, description: 'Continue this conversation (its recent history goes into the prompt).' }),
     filter: t.field({ type: SearchFilterInput, required: false }),
-    topK: t.int({ required: false, description: 'Sources to retrieve (1-20); default: tenant setting retrievalTopK, else 5.' }),
+    topK: t.int({ required: false, description: 'Sources to retrieve (1-20); default: the agent’s retrievalTopK, the tenant’s, else 5.' }),
+    agentId: t.id({ required: false, description: 'Ask this agent (or agentSlug; not both). A follow-up uses the conversation’s agent.' }),
+    agentSlug: t.string({ required: false, description: 'Ask the agent with this slug.' }),
   }),
 });
 
-function toAsk(input: { question: string; conversationId?: string | number | null; filter?: Parameters<typeof toFilter>[0]; topK?: number | null }): AskInputData {
+function toAsk(input: {
+  question: string; conversationId?: string | number | null; filter?: Parameters<typeof toFilter>[0]; topK?: number | null;
+  agentId?: string | number | null; agentSlug?: string | null;
+}): AskInputData {
   return {
     question: input.question,
     conversationId: input.conversationId != null ? String(input.conversationId) : null,
     filter: toFilter(input.filter),
     topK: input.topK ?? null,
+    agentId: input.agentId != null ? String(input.agentId) : null,
+    agentSlug: input.agentSlug ?? null,
   };
 }
 

@@ -9,6 +9,7 @@ import './admin';
 import './search-types';
 import './search';
 import './ingest';
+import './agents';
 import './chat';
 import './usage';
 

@@ -40,6 +40,7 @@ export const Usage = builder.objectRef<UsageView>('Usage').implement({
     completionTokenLimit: t.int({ nullable: true, resolve: (u) => u.limits.monthlyCompletionTokens }),
     documents: t.int({ resolve: (u) => u.snapshot.documents }),
     documentLimit: t.int({ nullable: true, resolve: (u) => u.limits.documents }),
+    agentLimit: t.int({ nullable: true, description: 'Agents the plan allows (null = unlimited).', resolve: (u) => u.limits.agents }),
     // Bytes outgrow GraphQL's 32-bit Int.
     storedBytes: t.float({ resolve: (u) => u.snapshot.storedBytes }),
     storedBytesLimit: t.float({ nullable: true, resolve: (u) => u.limits.storedBytes }),
@@ -57,7 +58,11 @@ builder.queryFields((t) => ({
       const app = ctx.app;
       // With admission switched off (GUARD_ENABLED=false) the guard still holds the figures.
       const guard = app.guard ?? app.services.guards.forTenant(scope.tenant.id);
-      return { snapshot: await guard.usage(), limits: app.limits! };
+      const snapshot = await guard.usage();
+      // A credential restricted to collections counts only what it can see: the tenant's
+      // totals would tell it how much lies outside its boundary (docs/agents.md).
+      if (scope.allowedCollections !== null) Object.assign(snapshot, await scope.documents.totals());
+      return { snapshot, limits: app.limits! };
     },
   }),
   tenantUsage: t.field({

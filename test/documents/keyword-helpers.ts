@@ -17,7 +17,7 @@ export async function scopeOf(t: TestTenant): Promise<TenantScope> {
   const [row] = await db.select().from(tenants).where(eq(tenants.id, t.id));
   if (!row) throw new Error(`no tenant ${t.id}`);
   return new TenantScope(db, row, {
-    kind: 'user', tenantRef: t.id, userId: 'test', apiKeyId: null, role: 'viewer', scopes: [], platformAdmin: false, rateLimitPerMinute: null,
+    kind: 'user', tenantRef: t.id, userId: 'test', apiKeyId: null, role: 'viewer', scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
   }, 'test');
 }
 

@@ -99,7 +99,7 @@ describe('retrieval settings', () => {
     const seen = async (t: TestTenant) => {
       const row = await env.DB.prepare('SELECT * FROM tenants WHERE id = ?').bind(t.id).first();
       const tenant = camel(row!) as unknown as TenantRow;
-      const principal: Principal = { kind: 'user', tenantRef: t.id, userId: 'u', apiKeyId: null, role: 'member', scopes: [], platformAdmin: false, rateLimitPerMinute: null };
+      const principal: Principal = { kind: 'user', tenantRef: t.id, userId: 'u', apiKeyId: null, role: 'member', scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null };
       const requests: SearchRequest[] = [];
       const answers = new AnswerService({
         scope: new TenantScope(databaseFor(env.DB), tenant, principal, 'test'),

@@ -8,6 +8,7 @@ export class AuditRepo {
   constructor(private readonly scope: TenantScope) {}
 
   async list(first: number, after: string | null | undefined): Promise<Page<AuditRow>> {
+    this.scope.requireUnrestricted('read the audit log');
     const { db, tenantId } = this.scope;
     const rows = await db
       .select()

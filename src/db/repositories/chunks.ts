@@ -8,6 +8,7 @@ import { and, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunks, documents, type ChunkRow, type DocumentRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
+import { collectionAllowed } from './restriction';
 
 /** Filters already validated by the caller; null/empty lists mean "no restriction". */
 export interface ChunkFilter {
@@ -51,6 +52,17 @@ function documentFilter(f: ChunkFilter | null | undefined): SQL[] {
 
 export class ChunksRepo {
   constructor(private readonly scope: TenantScope) {}
+
+  /**
+   * The corpus the principal searches, as conditions on `documents`: the whole tenant, or for
+   * a credential restricted to collections only their documents. Unlike a caller's filter it
+   * also bounds the BM25 statistics (N, length, df), so documents outside the boundary cannot
+   * even shift the order of the hits inside it (docs/agents.md).
+   */
+  private corpus(): SQL[] {
+    const c = collectionAllowed(documents.collectionId, this.scope.allowedCollections);
+    return c ? [c] : [];
+  }
 
   /**
    * Inserts for one document version. Idempotent: chunk ids are deterministic and a
@@ -127,6 +139,7 @@ export class ChunksRepo {
             eq(documents.tenantId, tenantId),
             inArray(chunks.id, unique.slice(i, i + IDS_PER_STATEMENT)),
             eq(chunks.version, documents.version),
+            ...this.corpus(),
             ...documentFilter(filter),
           ),
         )
@@ -144,8 +157,9 @@ export class ChunksRepo {
    * `phrases` are safe FTS5 strings, one per query term (src/rag/fts-query.ts). For each
    * term, the tenant's newest `perTerm` matching chunks that pass `filter` are candidates;
    * every candidate gets its exact tf for every term. N, total length and df are over the
-   * tenant's visible chunks regardless of the filter, so a filter narrows the hits without
-   * changing their scores. One D1 batch (statistics, one list per term, and with a filter
+   * tenant's visible chunks regardless of the filter (for a credential restricted to
+   * collections: the visible chunks of those collections, see corpus()), so a filter narrows
+   * the hits without changing their scores. One D1 batch (statistics, one list per term, and with a filter
    * one count per term); a second one only when a term matches more than `perTerm` of
    * the chunks: its df is then counted, and its tf fetched for the candidates older than
    * its window. Chunks that contain only such terms and are older than all their windows
@@ -154,8 +168,9 @@ export class ChunksRepo {
   async keywordEvidence(phrases: string[], filter?: ChunkFilter | null, perTerm = KEYWORD_CANDIDATES_PER_TERM): Promise<KeywordEvidence> {
     const { db, tenantId } = this.scope;
     if (phrases.length === 0) return { stats: { chunks: 0, tokens: 0 }, docFreq: [], candidates: [], truncatedTerms: 0 };
-    const extra = documentFilter(filter);
-    const filtered = extra.length > 0;
+    const corpus = this.corpus();
+    const extra = [...corpus, ...documentFilter(filter)];
+    const filtered = extra.length > corpus.length;
     // Raw statements go through the select builder (sql fields, FROM and WHERE): drizzle's
     // db.all(sql) is not batchable with bound parameters on D1.
     const postings = (phrase: string) =>
@@ -166,13 +181,13 @@ export class ChunksRepo {
         .orderBy(sql`chunks_fts.rowid DESC`)
         .limit(perTerm + 1);
     // df: the term's matches among the tenant's visible chunks, whatever the filter.
-    const docFreqOf = (phrase: string) => db.select({ df: sql<number>`count(*)` }).from(VISIBLE_MATCHES).where(visibleMatch(phrase, tenantId));
+    const docFreqOf = (phrase: string) => db.select({ df: sql<number>`count(*)` }).from(VISIBLE_MATCHES).where(and(visibleMatch(phrase, tenantId), ...corpus));
     const [statsRows, ...rest] = await db.batch([
       // Documents drive the join: one index range per document instead of a lookup per chunk.
       db
         .select({ chunks: sql<number>`count(*)`, tokens: sql<number>`total(c.token_count)` })
         .from(sql`${documents} CROSS JOIN ${chunks} c ON c.tenant_id = ${documents.tenantId} AND c.document_id = ${documents.id} AND c.version = ${documents.version}`)
-        .where(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`),
+        .where(and(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`, ...corpus)),
       ...phrases.map(postings),
       ...(filtered ? phrases.map(docFreqOf) : []),
     ]);
@@ -205,7 +220,7 @@ export class ChunksRepo {
           db
             .select({ seq: sql<number>`c.seq`, tf: sql<number>`${TF}` })
             .from(VISIBLE_MATCHES)
-            .where(and(visibleMatch(phrases[w.term]!, tenantId), sql`c.seq IN (SELECT value FROM json_each(${JSON.stringify(older)}))`)),
+            .where(and(visibleMatch(phrases[w.term]!, tenantId), ...corpus, sql`c.seq IN (SELECT value FROM json_each(${JSON.stringify(older)}))`)),
         ];
       });
       const rows = await db.batch([first!, ...more]);

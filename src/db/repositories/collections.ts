@@ -1,22 +1,26 @@
-import { and, asc, count, eq, exists, notExists, sql } from 'drizzle-orm';
+import { and, asc, count, eq, exists, notExists, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../lib/errors';
 import { newId, nowIso } from '../../lib/ids';
 import { checkedText, INPUT_LIMITS } from '../../lib/input';
 import type { Page } from '../../lib/pagination';
 import { STANDING_RETRY_SECONDS } from '../../objects/guard-types';
-import { collections, documents, type CollectionRow } from '../schema';
+import { agents, collections, documents, type CollectionRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
 import { afterCursor } from './keyset';
+import { collectionAllowed } from './restriction';
 
 export class CollectionsRepo {
   constructor(private readonly scope: TenantScope) {}
 
+  /** This tenant's collections the principal may reach (all of them, unless it is restricted). */
+  private own(...conds: (SQL | undefined)[]): SQL {
+    const { tenantId, allowedCollections } = this.scope;
+    return and(eq(collections.tenantId, tenantId), collectionAllowed(collections.id, allowedCollections), ...conds)!;
+  }
+
   async get(id: string): Promise<CollectionRow | null> {
-    const { db, tenantId } = this.scope;
-    return (
-      (await db.select().from(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.id, id))).get()) ??
-      null
-    );
+    const { db } = this.scope;
+    return (await db.select().from(collections).where(this.own(eq(collections.id, id))).get()) ?? null;
   }
 
   async getMany(ids: string[]): Promise<CollectionRow[]> {
@@ -29,11 +33,11 @@ export class CollectionsRepo {
   }
 
   async list(first: number, after: string | null | undefined): Promise<Page<CollectionRow>> {
-    const { db, tenantId } = this.scope;
+    const { db } = this.scope;
     const rows = await db
       .select()
       .from(collections)
-      .where(and(eq(collections.tenantId, tenantId), afterCursor(collections.createdAt, collections.id, after)))
+      .where(this.own(afterCursor(collections.createdAt, collections.id, after)))
       .orderBy(asc(collections.createdAt), asc(collections.id))
       .limit(first + 1)
       .all();
@@ -41,13 +45,15 @@ export class CollectionsRepo {
   }
 
   async count(): Promise<number> {
-    const { db, tenantId } = this.scope;
-    const row = await db.select({ n: count() }).from(collections).where(eq(collections.tenantId, tenantId)).get();
+    const { db } = this.scope;
+    const row = await db.select({ n: count() }).from(collections).where(this.own()).get();
     return row?.n ?? 0;
   }
 
   async create(input: { name: string; description?: string | null }, limit: number | null): Promise<CollectionRow> {
     const { db, tenantId } = this.scope;
+    // A new collection would lie outside the credential's own boundary on creation.
+    this.scope.requireUnrestricted('create collections');
     const name = input.name.trim();
     if (!name || name.length > INPUT_LIMITS.collectionName) {
       throw new AppError('BAD_USER_INPUT', `name must be 1 to ${INPUT_LIMITS.collectionName} characters`, { field: 'name' });
@@ -88,32 +94,51 @@ export class CollectionsRepo {
   /**
    * Deletes an empty collection of this tenant; a foreign or unknown id is NOT_FOUND. A
    * collection that still has documents is refused (BAD_USER_INPUT), never emptied here:
-   * deleting documents has its own path (vectors, originals, usage).
+   * deleting documents has its own path (vectors, originals, usage). So is one that an agent
+   * uses as knowledge (BAD_USER_INPUT naming the agents): dropping it from the agent's
+   * knowledge instead could leave the agent with none, which means "every collection" —
+   * deleting a collection must never widen what an agent answers from (docs/agents.md).
    *
-   * The emptiness check is part of the delete statement, and the audit row is written under
-   * the same condition in the same batch, so a document ingested into the collection between
-   * the check below and the delete keeps its collection and leaves no audit row.
+   * Both checks are part of the delete statement, and the audit row is written under the
+   * same condition in the same batch, so a document ingested into the collection (or an agent
+   * given it as knowledge) between the checks below and the delete keeps it, with no audit row.
    */
   async delete(id: string): Promise<void> {
     const { db, tenantId } = this.scope;
+    this.scope.requireUnrestricted('delete collections');
     const row = await this.get(id);
     if (!row) throw new AppError('NOT_FOUND', 'Collection not found');
     await this.refuseIfNotEmpty(id);
+    await this.refuseIfAgentKnowledge(id);
     const isEmpty = notExists(
       db.select({ id: documents.id }).from(documents).where(and(eq(documents.tenantId, tenantId), eq(documents.collectionId, id))),
     );
+    const unused = sql`NOT EXISTS (SELECT 1 FROM ${agents}, json_each(${agents.knowledge}) AS k WHERE ${agents.tenantId} = ${tenantId} AND k.value = ${id})`;
     const stillThere = exists(db.select({ id: collections.id }).from(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.id, id))));
     const [, deleted] = await db.batch([
       this.scope.auditStatement(
         { action: 'collection.delete', targetType: 'collection', targetId: id, details: { name: row.name } },
-        and(stillThere, isEmpty),
+        and(stillThere, isEmpty, unused),
       ),
-      db.delete(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.id, id), isEmpty)).returning({ id: collections.id }),
+      db.delete(collections).where(and(eq(collections.tenantId, tenantId), eq(collections.id, id), isEmpty, unused)).returning({ id: collections.id }),
     ]);
     if (deleted.length > 0) return;
-    // Lost a race: a document arrived, or another request deleted the collection.
+    // Lost a race: a document arrived, an agent took it as knowledge, or another request deleted it.
     await this.refuseIfNotEmpty(id);
+    await this.refuseIfAgentKnowledge(id);
     throw new AppError('NOT_FOUND', 'Collection not found');
+  }
+
+  private async refuseIfAgentKnowledge(id: string): Promise<void> {
+    const users = await this.scope.agents.usingCollection(id);
+    if (users.length > 0) {
+      const slugs = users.map((a) => a.slug);
+      throw new AppError(
+        'BAD_USER_INPUT',
+        `The collection is knowledge of agent(s) ${slugs.join(', ')}: remove it from their knowledge first (updateAgent)`,
+        { field: 'id', agents: slugs },
+      );
+    }
   }
 
   private async refuseIfNotEmpty(id: string): Promise<void> {

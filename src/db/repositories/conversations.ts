@@ -10,6 +10,7 @@ import { AppError } from '../../lib/errors';
 import { decodeCursor, type Page } from '../../lib/pagination';
 import { conversations, messages, type ConversationRow, type MessageRow } from '../schema';
 import type { AuditEntry, TenantScope } from '../tenant-scope';
+import { inIdList } from './restriction';
 
 /** A retrieved chunk as stored with an assistant message (enough to cite it again later). */
 export interface StoredSource {
@@ -35,7 +36,7 @@ export interface NewMessage {
 
 export interface NewTurn {
   /** The conversation the turn belongs to; `isNew` inserts it in the same batch. */
-  conversation: { id: string; title: string | null; createdAt: string; isNew: boolean };
+  conversation: { id: string; title: string | null; createdAt: string; isNew: boolean; agentId: string | null };
   /** The question and its answer: stored together or not at all. */
   messages: NewMessage[];
   audit: AuditEntry;
@@ -47,14 +48,21 @@ export const MAX_MESSAGES = 500;
 export class ConversationsRepo {
   constructor(private readonly scope: TenantScope) {}
 
-  /** Admins and owners see all conversations of the tenant; everyone else only their own. */
+  /**
+   * Admins and owners see all conversations of the tenant; everyone else only their own. A
+   * restricted credential sees only its own whatever its role: other people's conversations
+   * quote collections outside its boundary (docs/agents.md).
+   */
   get seesAll(): boolean {
-    return roleAtLeast(this.scope.principal.role, 'admin');
+    return roleAtLeast(this.scope.principal.role, 'admin') && !this.scope.restricted;
   }
 
   private visible(): SQL {
     const tenant = eq(conversations.tenantId, this.scope.tenantId);
-    return this.seesAll ? tenant : and(tenant, eq(conversations.ownerId, this.scope.actor))!;
+    // A credential limited to agents sees only those agents' conversations (never the agent-less ones).
+    const agents = this.scope.allowedAgents;
+    const agentOk = agents === null ? undefined : inIdList(conversations.agentId, agents);
+    return this.seesAll ? tenant : and(tenant, eq(conversations.ownerId, this.scope.actor), agentOk)!;
   }
 
   /** A conversation the caller may see, or null (foreign, someone else's, or missing). */
@@ -119,7 +127,7 @@ export class ConversationsRepo {
     const lastAt = turn.messages.at(-1)?.createdAt ?? c.createdAt;
     const head = c.isNew
       ? db.insert(conversations).values({
-          id: c.id, tenantId, ownerId: this.scope.actor, title: c.title, createdAt: c.createdAt, updatedAt: lastAt,
+          id: c.id, tenantId, ownerId: this.scope.actor, title: c.title, createdAt: c.createdAt, updatedAt: lastAt, agentId: c.agentId,
         })
       : db
           .update(conversations)
@@ -130,7 +138,7 @@ export class ConversationsRepo {
       db.insert(messages).values({
         id: m.id, tenantId, conversationId: owned, role: m.role, content: m.content,
         sources: JSON.stringify(m.sources), model: m.model, promptTokens: m.promptTokens,
-        completionTokens: m.completionTokens, createdAt: m.createdAt,
+        completionTokens: m.completionTokens, createdAt: m.createdAt, agentId: c.agentId,
       }),
     );
     try {

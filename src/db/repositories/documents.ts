@@ -5,6 +5,7 @@ import type { Page } from '../../lib/pagination';
 import { documents, type DocumentRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
 import { afterCursor } from './keyset';
+import { collectionAllowed } from './restriction';
 
 export interface DocumentListFilter {
   collectionId?: string | null;
@@ -46,27 +47,36 @@ export function keyVersion(objectKey: string | null): number {
 export class DocumentsRepo {
   constructor(private readonly scope: TenantScope) {}
 
+  /**
+   * This tenant's documents the principal may reach: for a credential restricted to
+   * collections, only the documents in them (docs/agents.md). Every read below goes through it.
+   */
+  private own(...conds: (SQL | undefined)[]): SQL {
+    const { tenantId, allowedCollections } = this.scope;
+    return and(eq(documents.tenantId, tenantId), collectionAllowed(documents.collectionId, allowedCollections), ...conds)!;
+  }
+
   async get(id: string): Promise<DocumentRow | null> {
-    const { db, tenantId } = this.scope;
-    return (await db.select().from(documents).where(and(eq(documents.tenantId, tenantId), eq(documents.id, id))).get()) ?? null;
+    const { db } = this.scope;
+    return (await db.select().from(documents).where(this.own(eq(documents.id, id))).get()) ?? null;
   }
 
   /** Rows for the given ids that belong to this tenant; foreign ids are silently absent. */
   async getMany(ids: string[]): Promise<DocumentRow[]> {
-    const { db, tenantId } = this.scope;
+    const { db } = this.scope;
     const unique = [...new Set(ids)];
     const out: DocumentRow[] = [];
     // D1 binds at most 100 parameters per statement.
     for (let i = 0; i < unique.length; i += 90) {
       const slice = unique.slice(i, i + 90);
-      out.push(...(await db.select().from(documents).where(and(eq(documents.tenantId, tenantId), inArray(documents.id, slice))).all()));
+      out.push(...(await db.select().from(documents).where(this.own(inArray(documents.id, slice))).all()));
     }
     return out;
   }
 
   async list(first: number, after: string | null | undefined, filter: DocumentListFilter = {}): Promise<Page<DocumentRow>> {
-    const { db, tenantId } = this.scope;
-    const where: (SQL | undefined)[] = [eq(documents.tenantId, tenantId), afterCursor(documents.createdAt, documents.id, after)];
+    const { db } = this.scope;
+    const where: (SQL | undefined)[] = [afterCursor(documents.createdAt, documents.id, after)];
     if (filter.collectionId) where.push(eq(documents.collectionId, filter.collectionId));
     if (filter.status) where.push(eq(documents.status, filter.status));
     // Tags are a JSON array: filtered in SQL so the page and hasNextPage cover every document
@@ -75,7 +85,7 @@ export class DocumentsRepo {
     const rows = await db
       .select()
       .from(documents)
-      .where(and(...where))
+      .where(this.own(...where))
       .orderBy(asc(documents.createdAt), asc(documents.id))
       .limit(first + 1)
       .all();
@@ -83,18 +93,28 @@ export class DocumentsRepo {
   }
 
   async count(): Promise<number> {
-    const { db, tenantId } = this.scope;
-    const row = await db.select({ n: count() }).from(documents).where(eq(documents.tenantId, tenantId)).get();
+    const { db } = this.scope;
+    const row = await db.select({ n: count() }).from(documents).where(this.own()).get();
     return row?.n ?? 0;
+  }
+
+  /**
+   * Documents and stored bytes the principal can reach: what `usage` reports to a credential
+   * restricted to collections instead of the tenant's totals (which would count the rest).
+   */
+  async totals(): Promise<{ documents: number; storedBytes: number }> {
+    const { db } = this.scope;
+    const row = await db.select({ n: count(), bytes: sql<number>`total(${documents.sizeBytes})` }).from(documents).where(this.own()).get();
+    return { documents: row?.n ?? 0, storedBytes: row?.bytes ?? 0 };
   }
 
   /** The document with this name in this collection (null collection = none), if any. */
   async findByName(name: string, collectionId: string | null): Promise<DocumentRow | null> {
-    const { db, tenantId } = this.scope;
+    const { db } = this.scope;
     const row = await db
       .select()
       .from(documents)
-      .where(and(eq(documents.tenantId, tenantId), eq(documents.name, name), collectionId ? eq(documents.collectionId, collectionId) : isNull(documents.collectionId)))
+      .where(this.own(eq(documents.name, name), collectionId ? eq(documents.collectionId, collectionId) : isNull(documents.collectionId)))
       // id breaks a created_at tie (rows made in the same millisecond), so the pick is repeatable.
       .orderBy(asc(documents.createdAt), asc(documents.id))
       .get();

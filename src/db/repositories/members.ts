@@ -17,6 +17,7 @@ export class MembersRepo {
   constructor(private readonly scope: TenantScope) {}
 
   async list(): Promise<MemberView[]> {
+    this.scope.requireUnrestricted('list members');
     const { db, tenantId } = this.scope;
     const rows = await db
       .select({

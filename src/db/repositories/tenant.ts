@@ -34,6 +34,7 @@ export class TenantRepo {
 
   /** Applies `patch`: undefined keeps a setting, null removes it (so its default applies again). */
   async update(patch: TenantSettingsPatch): Promise<TenantRow> {
+    this.scope.requireUnrestricted('change tenant settings');
     const { db, tenantId, tenant } = this.scope;
     const merged: Record<string, unknown> = { ...parseSettings(tenant) };
     const set: string[] = [];

@@ -257,6 +257,31 @@ describe('deleting a collection that an agent uses', () => {
   });
 });
 
+describe('knowledge and collection deletion under concurrency', () => {
+  it('an agent never ends up with a deleted collection: either the delete wins or the update does', async () => {
+    const t = await createTenant();
+    const { id } = await mustCreateAgent(t, { slug: 'bot', name: 'Bot' });
+    for (let round = 0; round < 4; round++) {
+      const x = await createCollection(t, `race-${round}`);
+      const [upd, del] = await Promise.all([
+        gql(UPDATE_AGENT, { id, input: { knowledge: [x] } }, { token: t.token }),
+        gql('mutation($id: ID!) { deleteCollection(id: $id) }', { id: x }, { token: t.token }),
+      ]);
+      const updated = !upd.body.errors;
+      const deleted = del.body.data?.deleteCollection === true;
+      // Exactly one of the two happened, and the other says why.
+      expect(updated !== deleted, JSON.stringify([upd.body.errors, del.body.errors])).toBe(true);
+      if (updated) expect(codeOf(del)).toBe('BAD_USER_INPUT');
+      else expect(codeOf(upd)).toBe('NOT_FOUND');
+      const row = await env.DB.prepare('SELECT knowledge FROM agents WHERE id = ?').bind(id).first<{ knowledge: string }>();
+      const exists = await env.DB.prepare('SELECT COUNT(*) AS n FROM collections WHERE id = ?').bind(x).first<{ n: number }>();
+      expect(JSON.parse(row!.knowledge).includes(x)).toBe(exists!.n === 1);
+      await gql(UPDATE_AGENT, { id, input: { knowledge: null } }, { token: t.token });
+      if (!deleted) await gql('mutation($id: ID!) { deleteCollection(id: $id) }', { id: x }, { token: t.token });
+    }
+  });
+});
+
 describe('ask through an agent (offline provider)', () => {
   it('answers as the agent from its knowledge only; the conversation remembers the agent; another agent is BAD_USER_INPUT', async () => {
     const w = await workspace();

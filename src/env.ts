@@ -27,6 +27,8 @@ export interface PlanLimits {
   agents: number | null;
   /** Largest single upload, bytes. */
   maxDocumentBytes: number;
+  /** Most pages a PDF may declare; above it the document fails before any page is read. */
+  maxPdfPages: number;
 }
 
 const MiB = 1024 * 1024;
@@ -35,22 +37,22 @@ export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
   free: {
     requestsPerMinute: 60, userRequestsPerMinute: 60, monthlyRequests: 1_000, monthlyAsks: 200,
     monthlyEmbeddingTokens: 1_000_000, monthlyCompletionTokens: 200_000, documents: 100,
-    storedBytes: 100 * MiB, collections: 1, agents: 1, maxDocumentBytes: 5 * MiB,
+    storedBytes: 100 * MiB, collections: 1, agents: 1, maxDocumentBytes: 5 * MiB, maxPdfPages: 200,
   },
   starter: {
     requestsPerMinute: 300, userRequestsPerMinute: 300, monthlyRequests: 10_000, monthlyAsks: 2_000,
     monthlyEmbeddingTokens: 10_000_000, monthlyCompletionTokens: 2_000_000, documents: 500,
-    storedBytes: 1024 * MiB, collections: 3, agents: 3, maxDocumentBytes: 10 * MiB,
+    storedBytes: 1024 * MiB, collections: 3, agents: 3, maxDocumentBytes: 10 * MiB, maxPdfPages: 1_000,
   },
   pro: {
     requestsPerMinute: 1_200, userRequestsPerMinute: 1_200, monthlyRequests: 100_000, monthlyAsks: 20_000,
     monthlyEmbeddingTokens: 100_000_000, monthlyCompletionTokens: 20_000_000, documents: 5_000,
-    storedBytes: 10 * 1024 * MiB, collections: 10, agents: 20, maxDocumentBytes: 10 * MiB,
+    storedBytes: 10 * 1024 * MiB, collections: 10, agents: 20, maxDocumentBytes: 10 * MiB, maxPdfPages: 2_000,
   },
   enterprise: {
     requestsPerMinute: 6_000, userRequestsPerMinute: 6_000, monthlyRequests: null, monthlyAsks: null,
     monthlyEmbeddingTokens: null, monthlyCompletionTokens: null, documents: null,
-    storedBytes: null, collections: null, agents: null, maxDocumentBytes: 10 * MiB,
+    storedBytes: null, collections: null, agents: null, maxDocumentBytes: 10 * MiB, maxPdfPages: 5_000,
   },
 };
 
@@ -146,11 +148,11 @@ export function loadConfig(env: AppEnv): Config {
   return config;
 }
 
-/** Limits that may be null (unlimited); the per-minute rates and the upload size must be numbers. */
+/** Limits that may be null (unlimited); the per-minute rates, the upload size and the PDF page cap must be numbers. */
 const NULLABLE_LIMITS: ReadonlySet<string> = new Set([
   'monthlyRequests', 'monthlyAsks', 'monthlyEmbeddingTokens', 'monthlyCompletionTokens', 'documents', 'storedBytes', 'collections', 'agents',
 ]);
-const POSITIVE_LIMITS: ReadonlySet<string> = new Set(['requestsPerMinute', 'userRequestsPerMinute', 'maxDocumentBytes']);
+const POSITIVE_LIMITS: ReadonlySet<string> = new Set(['requestsPerMinute', 'userRequestsPerMinute', 'maxDocumentBytes', 'maxPdfPages']);
 
 /**
  * What is wrong with one limit value, or null if it is acceptable: a known key; an

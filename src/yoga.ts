@@ -32,8 +32,8 @@ const STANDING_RETRY_AFTER_SECONDS = 3_600;
 
 /**
  * Copies the TenantGuard's figures into `extensions.rateLimit` of every result (executed,
- * refused in validation, or failed), and gives a RATE_LIMITED / QUOTA_EXCEEDED error raised
- * during execution (a resolver's quota check) its Retry-After header.
+ * refused in validation, or failed), and gives a RATE_LIMITED / QUOTA_EXCEEDED / CONFLICT error
+ * raised during execution (a resolver's quota check, a lost write race) its Retry-After header.
  */
 const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
   onResultProcess({ result, setResult, serverContext }) {
@@ -43,7 +43,8 @@ const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
     let retryAfter = 0;
     for (const e of res.errors ?? []) {
       const code = e.extensions?.code;
-      if (code !== 'RATE_LIMITED' && code !== 'QUOTA_EXCEEDED') continue;
+      // CONFLICT (a lost race) always names its own short retryAfter.
+      if (code !== 'RATE_LIMITED' && code !== 'QUOTA_EXCEEDED' && code !== 'CONFLICT') continue;
       // A limit with no reset time (e.g. a standing total such as collections) still tells
       // clients to back off rather than retry at once.
       const after = e.extensions?.retryAfter;

@@ -106,6 +106,11 @@ export const documents = sqliteTable('documents', {
   error: text('error'),
   chunkCount: integer('chunk_count').notNull().default(0),
   sizeBytes: integer('size_bytes').notNull().default(0),
+  /**
+   * UTF-8 bytes of the visible version's chunk texts (migration 0004): derived storage,
+   * counted against the plan's storedBytes with size_bytes; 0 until a version completes.
+   */
+  indexedBytes: integer('indexed_bytes').notNull().default(0),
   /** JSON array of strings. */
   tags: text('tags').notNull().default('[]'),
   /** JSON object supplied by the client. */

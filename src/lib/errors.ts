@@ -14,6 +14,12 @@ export const ERROR_STATUS = {
   TENANT_SUSPENDED: 403,
   PAYLOAD_TOO_LARGE: 413,
   UPSTREAM_UNAVAILABLE: 503,
+  /**
+   * A race with another request over the same object (e.g. concurrent replacements of one
+   * document): nothing is wrong and nothing was changed, so the client retries (after
+   * `extensions.retryAfter` seconds). Not in DESIGN §7's list: a conflict is not an outage.
+   */
+  CONFLICT: 409,
   /** Masked unexpected error (not in DESIGN §7's list: the mask needs a code too). */
   INTERNAL_SERVER_ERROR: 500,
 } as const;
@@ -37,4 +43,10 @@ export class AppError extends Error {
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const badInput = (message: string, field?: string) =>
   new AppError('BAD_USER_INPUT', message, field ? { field } : {});
+/** Seconds a client is told to wait before retrying after a CONFLICT: the other writer is usually done by then. */
+export const CONFLICT_RETRY_SECONDS = 1;
+
+/** A CONFLICT (409, retryable) with `extensions.retryAfter`. */
+export const conflict = (message: string, extensions: Record<string, unknown> = {}) =>
+  new AppError('CONFLICT', message, { retryAfter: CONFLICT_RETRY_SECONDS, ...extensions });
 export const forbidden = (message = 'Not allowed') => new AppError('FORBIDDEN', message);

@@ -7,6 +7,7 @@
  */
 import { estimateTokens } from '../ai/tokens';
 import type { Block } from './extract';
+import { ExtractionBudget } from './extract-budget';
 
 export interface ChunkOptions {
   /** Token budget per chunk (estimated tokens). */
@@ -92,8 +93,11 @@ function overlapTail(pieces: Piece[], budget: number): Piece[] {
 
 const join = (pieces: Piece[]) => pieces.map((p, i) => (i === 0 ? p.text : p.sep + p.text)).join('');
 
-/** Chunks the blocks of one document, in order, with consecutive indexes from 0. */
-export function chunkBlocks(blocks: Block[], opts: ChunkOptions = DEFAULT_CHUNKING): Chunk[] {
+/**
+ * Chunks the blocks of one document, in order, with consecutive indexes from 0. Linear in the
+ * text; `budget` is charged for it (splitting and token estimates pass over each block a few times).
+ */
+export function chunkBlocks(blocks: Block[], opts: ChunkOptions = DEFAULT_CHUNKING, budget = ExtractionBudget.unlimited()): Chunk[] {
   const chunks: Chunk[] = [];
   let section: Block[] = [];
   const emitSection = () => {
@@ -127,6 +131,7 @@ export function chunkBlocks(blocks: Block[], opts: ChunkOptions = DEFAULT_CHUNKI
     section = [];
   };
   for (const block of blocks) {
+    budget.charge(block.text.length * 3);
     const prev = section[0];
     if (prev && (prev.heading !== block.heading || prev.page !== block.page)) emitSection();
     section.push(block);

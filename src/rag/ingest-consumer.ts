@@ -21,8 +21,10 @@ import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import type { GuardClient } from '../objects/guard-types';
 import type { Metadata, VectorStore } from '../vector/types';
-import { chunkBlocks, type Chunk } from './chunking';
-import { extractBlocks, SUPPORTED_MIME, type SupportedMime } from './extract';
+import type { Chunk } from './chunking';
+import { documentChunks } from './document-text';
+import { SUPPORTED_MIME, type SupportedMime } from './extract';
+import { ExtractionBudget, ExtractionLimitError } from './extract-budget';
 import { deleteOriginals } from './ingestion';
 import { INGEST_MAX_ATTEMPTS, type IngestMessage } from './ingest-types';
 
@@ -45,7 +47,18 @@ export interface ConsumerDeps {
   embedder: EmbeddingProvider;
   log: Logger;
   maxAttempts?: number;
+  /** Chunk cap per document (tests lower it); default MAX_CHUNKS_PER_DOCUMENT. */
+  maxChunks?: number;
+  /** The processing budget of one document from its original's size (tests lower it); default ExtractionBudget.forBytes. */
+  extractionBudget?: (bytes: number) => ExtractionBudget;
 }
+
+/**
+ * Deliveries of a message whose earlier deliveries died mid-work (the document was still
+ * PROCESSING: the invocation was killed, e.g. over the CPU limit) after which it is failed
+ * without being processed again.
+ */
+export const INTERRUPTED_DELIVERY_LIMIT = 3;
 
 /** A failure with a message fit for `document.error`; `retryable` sends it back to the queue. */
 export class IngestError extends Error {
@@ -61,8 +74,19 @@ export class IngestError extends Error {
 /** Exponential backoff between attempts: 10 s, 20 s, 40 s, 80 s … capped at 10 minutes. */
 export const retryDelaySeconds = (attempt: number) => Math.min(600, 10 * 2 ** Math.max(0, attempt - 1));
 
-/** Handles one batch from the ingest queue, or (dlq = true) from its dead-letter queue. */
+/**
+ * Handles one batch from the ingest queue, or (dlq = true) from its dead-letter queue.
+ *
+ * Every message is acknowledged or retried on its own, as soon as its outcome is known, and a
+ * failure of one (its document's limits, a dependency, a bug) never decides another's. On
+ * Cloudflare an invocation over its CPU limit fails every message it has not acknowledged yet,
+ * so a message whose document was still PROCESSING when it came back (its last delivery was
+ * killed mid-work) is handled after all the others, and on its INTERRUPTED_DELIVERY_LIMIT-th
+ * delivery fails its document instead of running again: one hostile document cannot keep
+ * another tenant's message from completing.
+ */
 export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: ConsumerDeps, dlq: boolean): Promise<void> {
+  const work: { message: Message<unknown>; msg: IngestMessage; interrupted: boolean }[] = [];
   for (const message of batch.messages) {
     const body = message.body as Partial<IngestMessage>;
     if (!body || body.type !== 'ingest' || !body.tenantId || !body.documentId || !body.objectKey || !body.version) {
@@ -71,13 +95,18 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Con
       continue;
     }
     const msg = body as IngestMessage;
+    work.push({ message, msg, interrupted: !dlq && message.attempts > 1 && (await wasInterrupted(msg, deps)) });
+  }
+  // Stable: fresh messages keep their order, interrupted ones go last.
+  work.sort((x, y) => Number(x.interrupted) - Number(y.interrupted));
+  for (const { message, msg, interrupted } of work) {
     try {
       if (dlq) {
         await giveUp(msg, deps);
         message.ack();
         continue;
       }
-      const outcome = await processMessage(msg, message.attempts, deps);
+      const outcome = await processMessage(msg, message.attempts, deps, interrupted);
       if (outcome.retry) message.retry({ delaySeconds: outcome.delaySeconds });
       else message.ack();
     } catch (err) {
@@ -85,6 +114,17 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Con
       deps.log.error('ingest: message handling failed', { documentId: msg.documentId, error: String(err) });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
+  }
+}
+
+/** True when the message's document is still PROCESSING this content: an earlier delivery started and never finished. */
+async function wasInterrupted(msg: IngestMessage, deps: ConsumerDeps): Promise<boolean> {
+  try {
+    const t = await deps.tenant(msg.tenantId);
+    const row = t ? await t.scope.documents.get(msg.documentId) : null;
+    return row?.status === 'processing' && row.objectKey === msg.objectKey;
+  } catch {
+    return false; // the handling itself will meet the same outage and retry
   }
 }
 
@@ -101,11 +141,20 @@ async function giveUp(msg: IngestMessage, deps: ConsumerDeps): Promise<void> {
 
 type Outcome = { retry: false } | { retry: true; delaySeconds: number };
 
-async function processMessage(msg: IngestMessage, attempt: number, deps: ConsumerDeps): Promise<Outcome> {
+async function processMessage(msg: IngestMessage, attempt: number, deps: ConsumerDeps, interrupted = false): Promise<Outcome> {
   const t = await deps.tenant(msg.tenantId);
   if (!t) return { retry: false };
   const doc = await t.scope.documents.claim(msg.documentId, msg.objectKey);
   if (!doc) return { retry: false }; // replaced, deleted or already finished
+  if (interrupted && attempt >= INTERRUPTED_DELIVERY_LIMIT) {
+    deps.log.warn('ingest: giving up on a document whose deliveries keep dying', { documentId: doc.id, attempt });
+    await removeVersion(t, doc.id, msg.version, deps);
+    await t.scope.documents.markAttempt(
+      doc.id, msg.objectKey, 'failed',
+      `Processing stopped without finishing on ${attempt - 1} deliveries (the document needs more processing time than a Worker may use), so it was not tried again.`,
+    );
+    return { retry: false };
+  }
   try {
     await indexVersion(t, doc, msg, deps);
     return { retry: false };
@@ -129,6 +178,9 @@ async function processMessage(msg: IngestMessage, attempt: number, deps: Consume
 function asIngestError(err: unknown): IngestError | unknown {
   if (err instanceof IngestError) return err;
   if (err instanceof EmbeddingProviderError) return new IngestError(err.message.charAt(0).toUpperCase() + err.message.slice(1) + '.', err.retryable);
+  if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED' && err.extensions.quota === 'storedBytes') {
+    return new IngestError('The stored bytes quota is exhausted: the extracted text does not fit.', false);
+  }
   if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED') return new IngestError('The monthly embedding token quota is exhausted.', false);
   if (err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE') return new IngestError('The usage guard was unavailable.', true);
   return err;
@@ -142,46 +194,68 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
   const mime = (SUPPORTED_MIME as readonly string[]).includes(doc.mimeType) ? (doc.mimeType as SupportedMime) : 'text/plain';
   let chunks: Chunk[];
   try {
-    chunks = chunkBlocks(await extractBlocks(bytes, mime));
+    chunks = await documentChunks(bytes, mime, {
+      maxChunks: deps.maxChunks ?? MAX_CHUNKS_PER_DOCUMENT,
+      maxPdfPages: t.limits.maxPdfPages,
+      budget: (deps.extractionBudget ?? ExtractionBudget.forBytes)(bytes.byteLength),
+    });
   } catch (err) {
+    if (err instanceof ExtractionLimitError) throw new IngestError(err.message, false);
     deps.log.warn('ingest: extraction failed', { documentId: doc.id, error: String(err) });
     throw new IngestError(mime === 'application/pdf' ? 'The PDF could not be read.' : 'The text could not be extracted.', false);
   }
   if (chunks.length === 0) throw new IngestError('No text could be extracted from the document.', false);
-  if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) throw new IngestError(`The document produces more than ${MAX_CHUNKS_PER_DOCUMENT} chunks.`, false);
 
-  // Headings travel with the chunk into the embedding (not into the stored text).
-  const inputs = chunks.map((c) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text));
-  await t.guard?.ensureQuota(t.limits, 'embeddingTokens', inputs.reduce((n, s) => n + estimateTokens(s), 0));
-  const { vectors, tokens } = await embedAll(deps.embedder, inputs);
-
-  const rows = chunks.map((c) => ({
-    id: `${doc.id}:${msg.version}:${c.index}`,
-    chunkIndex: c.index,
-    text: c.text,
-    page: c.page,
-    heading: c.heading,
-    tokenCount: c.tokenCount,
-  }));
-  await scope.chunks.insertVersion(doc.id, msg.version, rows, STATEMENTS_PER_BATCH);
-  const tags = JSON.parse(doc.tags) as string[];
-  const metadata = (): Metadata => ({
-    tenant_id: scope.tenantId,
-    document_id: doc.id,
-    collection_id: doc.collectionId,
-    // Vectorize metadata is scalar: tags as one delimited string (filtering on tags happens in D1).
-    tags: tags.length ? `|${tags.join('|')}|` : null,
-    type: doc.mimeType,
-    version: msg.version,
-  });
+  // Derived storage: the chunk text D1 keeps is metered against storedBytes like the original
+  // (a 1 KB PDF can expand into megabytes of text). Taken before anything is embedded or
+  // written, and given back unless this version becomes the visible one; the flip returns the
+  // bytes of the version it replaces, which go back then.
+  const indexedBytes = chunks.reduce((n, c) => n + utf8Bytes(c.text), 0);
+  await t.guard?.consume(t.limits, 'storedBytes', indexedBytes);
+  let flipped: { previousIndexedBytes: number } | null = null;
+  let tokens = 0;
   try {
-    await deps.vectors.upsert(scope.vectorNamespace, rows.map((r, i) => ({ id: r.id, values: vectors[i]!, metadata: metadata() })));
-  } catch (err) {
-    deps.log.warn('ingest: vector upsert failed', { documentId: doc.id, error: String(err) });
-    throw new IngestError('The vector index was unavailable.', true);
-  }
+    // Headings travel with the chunk into the embedding (not into the stored text).
+    const inputs = chunks.map((c) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text));
+    await t.guard?.ensureQuota(t.limits, 'embeddingTokens', inputs.reduce((n, s) => n + estimateTokens(s), 0));
+    const embedded = await embedAll(deps.embedder, inputs);
+    tokens = embedded.tokens;
 
-  if (!(await scope.documents.complete(doc.id, msg.objectKey, msg.version, rows.length))) {
+    const rows = chunks.map((c) => ({
+      id: `${doc.id}:${msg.version}:${c.index}`,
+      chunkIndex: c.index,
+      text: c.text,
+      page: c.page,
+      heading: c.heading,
+      tokenCount: c.tokenCount,
+    }));
+    await scope.chunks.insertVersion(doc.id, msg.version, rows, STATEMENTS_PER_BATCH);
+    const tags = JSON.parse(doc.tags) as string[];
+    const metadata = (): Metadata => ({
+      tenant_id: scope.tenantId,
+      document_id: doc.id,
+      collection_id: doc.collectionId,
+      // Vectorize metadata is scalar: tags as one delimited string (filtering on tags happens in D1).
+      tags: tags.length ? `|${tags.join('|')}|` : null,
+      type: doc.mimeType,
+      version: msg.version,
+    });
+    try {
+      await deps.vectors.upsert(scope.vectorNamespace, rows.map((r, i) => ({ id: r.id, values: embedded.vectors[i]!, metadata: metadata() })));
+    } catch (err) {
+      deps.log.warn('ingest: vector upsert failed', { documentId: doc.id, error: String(err) });
+      throw new IngestError('The vector index was unavailable.', true);
+    }
+    flipped = await scope.documents.complete(doc.id, msg.objectKey, msg.version, rows.length, indexedBytes);
+  } finally {
+    const back = flipped ? flipped.previousIndexedBytes : indexedBytes;
+    if (back > 0) {
+      await t.guard?.record({ storedBytes: -back }).catch((err: unknown) =>
+        deps.log.error('ingest: usage record failed', { documentId: doc.id, storedBytes: -back, error: String(err) }),
+      );
+    }
+  }
+  if (!flipped) {
     // Deleted or replaced while we worked: this version must not linger.
     await removeVersion(t, doc.id, msg.version, deps);
     return;
@@ -199,6 +273,8 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
     deps.log.warn('ingest: cleanup of old versions failed', { documentId: doc.id, error: String(err) });
   }
 }
+
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
 
 /** Removes the chunks and vectors written for one version (never the visible one). */
 async function removeVersion(t: TenantContext, documentId: string, version: number, deps: ConsumerDeps): Promise<void> {

@@ -8,7 +8,8 @@ import type { TenantScope } from '../db/tenant-scope';
 import { keyVersion, type AcceptedDocument } from '../db/repositories/documents';
 import type { DocumentRow } from '../db/schema';
 import type { PlanLimits } from '../env';
-import { AppError } from '../lib/errors';
+import { AppError, conflict } from '../lib/errors';
+import { checkedName, INPUT_LIMITS } from '../lib/input';
 import { newId, sha256Hex } from '../lib/ids';
 import type { Logger } from '../lib/log';
 import type { GuardClient, UsageDelta } from '../objects/guard-types';
@@ -40,9 +41,6 @@ export interface IngestionDeps {
   log: Logger;
 }
 
-const MAX_NAME = 200;
-const MAX_TAGS = 20;
-const MAX_TAG = 64;
 const MAX_METADATA_BYTES = 8 * 1024;
 /** Write attempts per ingest; every attempt after the first follows another request's write of the same name. */
 const MAX_WRITE_ATTEMPTS = 5;
@@ -73,8 +71,7 @@ export class IngestionService {
    */
   async ingest(input: IngestInput): Promise<DocumentRow> {
     const { scope } = this.deps;
-    const name = (input.name ?? '').trim();
-    if (!name || name.length > MAX_NAME) throw bad(`name must be 1 to ${MAX_NAME} characters`, 'name');
+    const name = checkedName(input.name ?? '', 'name', INPUT_LIMITS.documentName);
     const given = [input.text != null, input.file != null, input.url != null].filter(Boolean).length;
     if (given !== 1) throw bad('give exactly one of text, file or url', 'input');
     const tags = normaliseTags(input.tags);
@@ -98,7 +95,7 @@ export class IngestionService {
       // runs out under a sustained stream of writers to one document.
       if (attempt >= MAX_WRITE_ATTEMPTS) {
         this.deps.log.warn('ingest: lost every write race', { name, attempts: attempt });
-        throw new AppError('UPSTREAM_UNAVAILABLE', 'The document is being changed by other requests, try again');
+        throw conflict('The document is being changed by other requests at the same time, try again', { field: 'name' });
       }
     }
   }
@@ -203,15 +200,21 @@ export class IngestionService {
     await this.release(taken, documentId);
   }
 
-  /** Deletes a document with its chunks, vectors and originals; a foreign or unknown id is NOT_FOUND. */
+  /**
+   * Deletes a document with its chunks, vectors and originals; a foreign or unknown id is
+   * NOT_FOUND. Only the request whose delete statement removed the row answers true, gives the
+   * document and its bytes back to the plan and has an audit row: a concurrent delete of the
+   * same id (which read the row too) removed nothing and answers NOT_FOUND.
+   */
   async delete(id: string): Promise<boolean> {
     const { scope } = this.deps;
     const row = await scope.documents.get(id);
     if (!row) throw new AppError('NOT_FOUND', 'Document not found');
     const chunkIds = await scope.chunks.ids(id);
-    await scope.writeAudited([scope.chunks.deleteStatement(id), scope.documents.deleteStatement(id)], {
+    const removed = await scope.documents.delete(id, {
       action: 'document.delete', targetType: 'document', targetId: id, details: { name: row.name, chunks: chunkIds.length },
     });
+    if (!removed) throw new AppError('NOT_FOUND', 'Document not found');
     // D1 is the source of truth: from here on no hit can resolve to this document, so a
     // failure below leaves unreachable leftovers (logged), never visible data.
     try {
@@ -222,7 +225,9 @@ export class IngestionService {
     await deleteOriginals(this.deps.blobs, `${scope.tenantId}/${id}/`, null).catch((err: unknown) =>
       this.deps.log.warn('original delete failed', { documentId: id, error: String(err) }),
     );
-    await this.recordUsage({ documents: -1, storedBytes: -row.sizeBytes }, id);
+    // The sizes the deleted row had (a replacement or a completed version may have changed
+    // them since the read above): the original plus the derived chunk text.
+    await this.recordUsage({ documents: -1, storedBytes: -(removed.sizeBytes + removed.indexedBytes) }, id);
     return true;
   }
 
@@ -290,11 +295,11 @@ export async function deleteOriginals(blobs: R2Bucket, prefix: string, keep: str
   } while (cursor);
 }
 
+/** Tags as stored: each a checked name (NFC, no control or format characters), duplicates after normalising dropped. */
 function normaliseTags(tags: string[] | null | undefined): string[] {
   if (!tags) return [];
-  const out = [...new Set(tags.map((t) => t.trim()).filter(Boolean))];
-  if (out.length > MAX_TAGS) throw bad(`at most ${MAX_TAGS} tags`, 'tags');
-  if (out.some((t) => t.length > MAX_TAG)) throw bad(`tags are at most ${MAX_TAG} characters`, 'tags');
+  const out = [...new Set(tags.filter((t) => t.trim()).map((t) => checkedName(t, 'tags', INPUT_LIMITS.tag)))];
+  if (out.length > INPUT_LIMITS.tags) throw bad(`at most ${INPUT_LIMITS.tags} tags`, 'tags');
   return out;
 }
 

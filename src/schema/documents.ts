@@ -1,6 +1,6 @@
 /** Collections and documents (read side + collection creation). Ingestion adds its mutations in src/schema/ingest.ts. */
 import type { CollectionRow, DocumentRow } from '../db/schema';
-import { checkedText, INPUT_LIMITS, optionalId } from '../lib/input';
+import { checkedName, INPUT_LIMITS, optionalId } from '../lib/input';
 import { pageSize } from '../lib/pagination';
 import { allow, READ_DOCUMENTS } from './access';
 import { builder } from './builder';
@@ -28,6 +28,11 @@ export const Document = builder.objectRef<DocumentRow>('Document').implement({
     sourceType: t.exposeString('sourceType'),
     sourceUrl: t.exposeString('sourceUrl', { nullable: true }),
     sizeBytes: t.exposeInt('sizeBytes'),
+    indexedBytes: t.exposeInt('indexedBytes', {
+      description:
+        'Bytes of extracted text stored for search (the visible version\'s chunks; 0 until one completes). ' +
+        'Counted against the plan\'s storedBytes together with sizeBytes.',
+    }),
     tags: t.stringList({ resolve: (d) => JSON.parse(d.tags) as string[] }),
     metadata: t.field({ type: 'JSON', resolve: (d) => JSON.parse(d.metadata) as unknown }),
     collection: t.field({
@@ -75,7 +80,7 @@ builder.queryFields((t) => ({
       const page = await scope.documents.list(pageSize(args.first), args.after, {
         collectionId: optionalId(args.filter?.collectionId, 'filter.collectionId'),
         status: args.filter?.status ? lower(args.filter.status) : null,
-        tag: args.filter?.tag != null ? checkedText(args.filter.tag, 'filter.tag', INPUT_LIMITS.tag) : null,
+        tag: args.filter?.tag != null ? checkedName(args.filter.tag, 'filter.tag', INPUT_LIMITS.tag) : null,
       });
       return toConnection(page, args.after);
     },

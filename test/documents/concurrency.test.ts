@@ -225,10 +225,13 @@ describe('concurrent replacements of one document', () => {
     const text = texts[answers.findIndex((d) => d.contentHash === current.content_hash)]!;
     expect(text).toBeDefined();
     expect(await (await env.DOCUMENTS.get(current.object_key))!.text()).toBe(text);
-    expect(await usage(a)).toEqual({ documents: 1, storedBytes: bytes(text) });
+    // The current original, plus the chunk text of version 1, still the visible one (one chunk, its whole text).
+    expect(await usage(a)).toEqual({ documents: 1, storedBytes: bytes(text) + bytes('Version one of the travel policy.') });
 
     await deliver(v1.id);
     expect(await getDocument(a, v1.id)).toMatchObject({ status: 'COMPLETED', contentHash: current.content_hash });
+    // The flip gave version 1's chunk text back and counts the new version's.
+    expect(await usage(a)).toEqual({ documents: 1, storedBytes: 2 * bytes(text) });
     expect((await hits(a, { query: text, mode: 'KEYWORD' }))[0]?.text).toBe(text);
     expect(await usage(b)).toEqual({ documents: 1, storedBytes: bytes('Version one of the travel policy.') });
     expect(await hits(b, { query: text, mode: 'KEYWORD' })).toEqual([]);

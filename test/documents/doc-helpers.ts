@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import worker from '../../src/index';
 import { gql, type GqlResult, type TestTenant } from '../helpers';
 
-export const DOC_FIELDS = 'id name status error chunkCount contentHash tags mimeType sourceType sizeBytes collection { id }';
+export const DOC_FIELDS = 'id name status error chunkCount contentHash tags mimeType sourceType sizeBytes indexedBytes collection { id }';
 
 export interface DocRow {
   id: string;

@@ -11,13 +11,17 @@ describe('ingestion quotas', () => {
     const [a, b] = await twoTenants();
     const doc = await ingestProcessed(a, { name: 'a.txt', text: 'twelve bytes' });
     const after = await usage(a.token);
-    expect(after).toMatchObject({ documents: 1, storedBytes: 12 });
+    // The original and its extracted text (one chunk: the whole text) both count.
+    expect(doc.indexedBytes).toBe(12);
+    expect(after).toMatchObject({ documents: 1, storedBytes: 12 + 12 });
     expect(after.embeddingTokens).toBeGreaterThan(0);
     expect(await usage(b.token)).toMatchObject({ documents: 0, storedBytes: 0, embeddingTokens: 0 });
     // A replacement changes stored bytes only; a no-op changes nothing.
     await ingest(a, { name: 'a.txt', text: 'twenty-two bytes long!' });
     await ingest(a, { name: 'a.txt', text: 'twenty-two bytes long!' });
-    expect(await usage(a.token)).toMatchObject({ documents: 1, storedBytes: 22 });
+    expect(await usage(a.token)).toMatchObject({ documents: 1, storedBytes: 22 + 12 });
+    await deliver(doc.id);
+    expect(await usage(a.token)).toMatchObject({ documents: 1, storedBytes: 22 + 22 });
     await gql('mutation($id: ID!) { deleteDocument(id: $id) }', { id: doc.id }, { token: a.token });
     expect(await usage(a.token)).toMatchObject({ documents: 0, storedBytes: 0 });
   });

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, exists, isNull } from 'drizzle-orm';
 import { generateApiKey } from '../../auth/api-keys';
 import { MAX_RESTRICTION_IDS, type ApiKeyScope } from '../../auth/principal';
 import { AppError } from '../../lib/errors';
@@ -78,7 +78,12 @@ export class ApiKeysRepo {
     return unique;
   }
 
-  /** Revokes a key of this tenant; a foreign or unknown id is NOT_FOUND. Idempotent. */
+  /**
+   * Revokes a key of this tenant; a foreign or unknown id is NOT_FOUND. Idempotent: revoking
+   * a revoked key returns it unchanged. The update is conditional (still unrevoked) and the
+   * audit row is written under the same condition, so of concurrent revokes exactly one
+   * records a revocation and all answer with the same revokedAt.
+   */
   async revoke(id: string): Promise<ApiKeyRow> {
     const { db, tenantId } = this.scope;
     this.scope.requireUnrestricted('manage API keys');
@@ -86,10 +91,15 @@ export class ApiKeysRepo {
     if (!row) throw new AppError('NOT_FOUND', 'API key not found');
     if (row.revokedAt) return row;
     const revokedAt = nowIso();
-    await this.scope.writeAudited(
-      [db.update(apiKeys).set({ revokedAt }).where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
-      { action: 'api_key.revoke', targetType: 'api_key', targetId: id },
-    );
-    return { ...row, revokedAt };
+    const unrevoked = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt));
+    const [, updated] = await db.batch([
+      this.scope.auditStatement({ action: 'api_key.revoke', targetType: 'api_key', targetId: id }, exists(db.select({ id: apiKeys.id }).from(apiKeys).where(unrevoked))),
+      db.update(apiKeys).set({ revokedAt }).where(unrevoked).returning(),
+    ]);
+    if (updated[0]) return updated[0];
+    // Another request revoked it (or it was deleted) between the read and the update.
+    const now = await this.get(id);
+    if (!now) throw new AppError('NOT_FOUND', 'API key not found');
+    return now;
   }
 }

@@ -1,7 +1,7 @@
 import { and, asc, count, eq, exists, notExists, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../lib/errors';
 import { newId, nowIso } from '../../lib/ids';
-import { checkedText, INPUT_LIMITS } from '../../lib/input';
+import { checkedName, checkedText, INPUT_LIMITS } from '../../lib/input';
 import type { Page } from '../../lib/pagination';
 import { STANDING_RETRY_SECONDS } from '../../objects/guard-types';
 import { agents, collections, documents, type CollectionRow } from '../schema';
@@ -54,10 +54,7 @@ export class CollectionsRepo {
     const { db, tenantId } = this.scope;
     // A new collection would lie outside the credential's own boundary on creation.
     this.scope.requireUnrestricted('create collections');
-    const name = input.name.trim();
-    if (!name || name.length > INPUT_LIMITS.collectionName) {
-      throw new AppError('BAD_USER_INPUT', `name must be 1 to ${INPUT_LIMITS.collectionName} characters`, { field: 'name' });
-    }
+    const name = checkedName(input.name, 'name', INPUT_LIMITS.collectionName);
     const description = input.description == null ? null : checkedText(input.description, 'description', INPUT_LIMITS.collectionDescription, { allowEmpty: true }) || null;
     const row: CollectionRow = { id: newId(), tenantId, name, description, createdAt: nowIso() };
     // The name check and the plan limit are part of the insert (INSERT … SELECT … WHERE),

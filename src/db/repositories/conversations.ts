@@ -4,7 +4,7 @@
  * owners see every conversation of the tenant. A conversation the caller may not see
  * behaves exactly like one that does not exist.
  */
-import { and, count, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, exists, lt, or, sql, type SQL } from 'drizzle-orm';
 import { roleAtLeast } from '../../auth/principal';
 import { AppError } from '../../lib/errors';
 import { decodeCursor, type Page } from '../../lib/pagination';
@@ -160,17 +160,25 @@ export class ConversationsRepo {
     return !!row;
   }
 
-  /** Deletes a visible conversation and its messages (one batch, audited); else NOT_FOUND. */
+  /**
+   * Deletes a visible conversation and its messages (one batch, audited); else NOT_FOUND.
+   * The audit row and the answer follow the statement that removed the row (DELETE …
+   * RETURNING): of concurrent deletes of one conversation one answers true with one audit
+   * row, the others NOT_FOUND.
+   */
   async delete(id: string): Promise<void> {
     const { db, tenantId } = this.scope;
     const row = await this.get(id);
     if (!row) throw new AppError('NOT_FOUND', 'Conversation not found');
-    await this.scope.writeAudited(
-      [
-        db.delete(messages).where(and(eq(messages.tenantId, tenantId), eq(messages.conversationId, id))),
-        db.delete(conversations).where(and(eq(conversations.tenantId, tenantId), eq(conversations.id, id))),
-      ],
-      { action: 'conversation.delete', targetType: 'conversation', targetId: id, details: { owner: row.ownerId } },
-    );
+    const own = and(eq(conversations.tenantId, tenantId), eq(conversations.id, id));
+    const [, , removed] = await db.batch([
+      this.scope.auditStatement(
+        { action: 'conversation.delete', targetType: 'conversation', targetId: id, details: { owner: row.ownerId } },
+        exists(db.select({ id: conversations.id }).from(conversations).where(own)),
+      ),
+      db.delete(messages).where(and(eq(messages.tenantId, tenantId), eq(messages.conversationId, id))),
+      db.delete(conversations).where(own).returning({ id: conversations.id }),
+    ]);
+    if (removed.length === 0) throw new AppError('NOT_FOUND', 'Conversation not found');
   }
 }

@@ -1,9 +1,8 @@
 import { and, asc, count, eq, exists, inArray, isNull, sql, type SQL } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
 import { nowIso } from '../../lib/ids';
 import type { Page } from '../../lib/pagination';
 import { documents, type DocumentRow } from '../schema';
-import type { TenantScope } from '../tenant-scope';
+import type { AuditEntry, TenantScope } from '../tenant-scope';
 import { afterCursor } from './keyset';
 import { collectionAllowed } from './restriction';
 
@@ -133,7 +132,7 @@ export class DocumentsRepo {
     const row: DocumentRow = {
       id, tenantId, collectionId: doc.collectionId, name: doc.name, sourceType: doc.sourceType, mimeType: doc.mimeType,
       sourceUrl: doc.sourceUrl, contentHash: doc.contentHash, status: 'pending', error: null, chunkCount: 0,
-      sizeBytes: doc.sizeBytes, tags: JSON.stringify(doc.tags), metadata: JSON.stringify(doc.metadata), objectKey: doc.objectKey,
+      sizeBytes: doc.sizeBytes, indexedBytes: 0, tags: JSON.stringify(doc.tags), metadata: JSON.stringify(doc.metadata), objectKey: doc.objectKey,
       version: 0, attempts: 0, createdBy: this.scope.actor, createdAt: ts, updatedAt: ts,
     };
     // `id` is fresh, so the row exists after the insert exactly when this insert made it.
@@ -206,17 +205,24 @@ export class DocumentsRepo {
   }
 
   /**
-   * The flip that makes a version visible, in one statement: version, COMPLETED and the
-   * chunk count change together. False when the content is no longer current.
+   * The flip that makes a version visible, in one statement: version, COMPLETED, the chunk
+   * count and the derived bytes change together. Null when the content is no longer current;
+   * else the indexed bytes of the version it replaced (read in the same transaction), which the
+   * caller gives back to the storedBytes quota.
    */
-  async complete(id: string, objectKey: string, version: number, chunkCount: number): Promise<boolean> {
+  async complete(id: string, objectKey: string, version: number, chunkCount: number, indexedBytes: number): Promise<{ previousIndexedBytes: number } | null> {
     const { db, tenantId } = this.scope;
-    const rows = await db
-      .update(documents)
-      .set({ version, status: 'completed', chunkCount, error: null, updatedAt: nowIso() })
-      .where(and(eq(documents.tenantId, tenantId), eq(documents.id, id), eq(documents.objectKey, objectKey), eq(documents.status, 'processing')))
-      .returning({ id: documents.id });
-    return rows.length > 0;
+    const own = and(eq(documents.tenantId, tenantId), eq(documents.id, id));
+    // A batch is one transaction: the read sees exactly the row the update changes.
+    const [before, rows] = await db.batch([
+      db.select({ indexedBytes: documents.indexedBytes }).from(documents).where(own),
+      db
+        .update(documents)
+        .set({ version, status: 'completed', chunkCount, indexedBytes, error: null, updatedAt: nowIso() })
+        .where(and(own, eq(documents.objectKey, objectKey), eq(documents.status, 'processing')))
+        .returning({ id: documents.id }),
+    ]);
+    return rows.length > 0 ? { previousIndexedBytes: before[0]?.indexedBytes ?? 0 } : null;
   }
 
   /** Records a failed attempt: FAILED for good, or PENDING again while the queue retries. */
@@ -230,9 +236,21 @@ export class DocumentsRepo {
     return rows.length > 0;
   }
 
-  /** Statement deleting the document row (its chunks go in the same batch, see ChunksRepo). */
-  deleteStatement(id: string): BatchItem<'sqlite'> {
+  /**
+   * Deletes the document row and its chunks with the audit row, in one transaction. Only the
+   * request whose statement removed the row learns its sizes (DELETE … RETURNING); the audit row
+   * is written under the same condition. Of concurrent deletes of one id exactly one gets a
+   * row back: the others get null (nothing deleted, nothing audited), so usage is given back
+   * once and the document count cannot drift below what the tenant stores.
+   */
+  async delete(id: string, audit: AuditEntry): Promise<Pick<DocumentRow, 'name' | 'sizeBytes' | 'indexedBytes'> | null> {
     const { db, tenantId } = this.scope;
-    return db.delete(documents).where(and(eq(documents.tenantId, tenantId), eq(documents.id, id)));
+    const own = and(eq(documents.tenantId, tenantId), eq(documents.id, id));
+    const [, , removed] = await db.batch([
+      this.scope.auditStatement(audit, exists(db.select({ id: documents.id }).from(documents).where(own))),
+      this.scope.chunks.deleteStatement(id),
+      db.delete(documents).where(own).returning({ name: documents.name, sizeBytes: documents.sizeBytes, indexedBytes: documents.indexedBytes }),
+    ]);
+    return removed[0] ?? null;
   }
 }

@@ -199,3 +199,35 @@ export function makePdf(pages: string[]): Uint8Array<ArrayBuffer> {
   out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return new TextEncoder().encode(out);
 }
+
+/**
+ * A hostile PDF: a page tree of `levels` Pages nodes, each listing the next node `fanout`
+ * times (the last lists ONE page object `fanout` times), so a file of about a kilobyte
+ * declares fanout^levels pages, every one the same page with `text` on it.
+ */
+export function makePageTreeBomb(levels: number, fanout: number, text = 'Hello from a repeated page.'): Uint8Array<ArrayBuffer> {
+  const objs: string[] = [];
+  objs.push('<< /Type /Catalog /Pages 2 0 R >>'); // 1
+  const leaf = 2 + levels; // the page object, after the Pages nodes 2 .. 1 + levels
+  for (let l = 0; l < levels; l++) {
+    const id = 2 + l;
+    const kid = l === levels - 1 ? leaf : id + 1;
+    const parent = l === 0 ? '' : ` /Parent ${id - 1} 0 R`;
+    objs.push(`<< /Type /Pages${parent} /Kids [${Array(fanout).fill(`${kid} 0 R`).join(' ')}] /Count ${fanout ** (levels - l)} >>`);
+  }
+  const stream = `BT /F1 12 Tf 72 720 Td (${text.replace(/[\\()]/g, (c) => `\\${c}`)}) Tj ET`;
+  objs.push(`<< /Type /Page /Parent ${1 + levels} 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 ${leaf + 2} 0 R >> >> /Contents ${leaf + 1} 0 R >>`);
+  objs.push(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
+  objs.push('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>');
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objs.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return new TextEncoder().encode(out);
+}

@@ -1,11 +1,16 @@
 /**
  * Text extraction for ingestion: plain text, Markdown, HTML and PDF become a list of
  * blocks that keep the structure chunking needs (headings, paragraphs, pages).
+ *
+ * Every parser here is linear in its input: tenant text never meets a regex that can
+ * backtrack (nested or adjacent unbounded quantifiers, lazy matches to a terminator that may
+ * never come). The ones that did were quadratic or worse and held requests and the queue
+ * consumer for seconds to minutes (issue 9). src/rag/document-text.ts applies the limits.
  */
+import { ExtractionBudget, PDF_PAGE_WORK_UNITS } from './extract-budget';
+
 export type SupportedMime = 'text/plain' | 'text/markdown' | 'text/html' | 'application/pdf';
 export const SUPPORTED_MIME: readonly SupportedMime[] = ['text/plain', 'text/markdown', 'text/html', 'application/pdf'];
-
-import { ExtractionBudget, PDF_PAGE_WORK_UNITS } from './extract-budget';
 
 export interface Block {
   text: string;
@@ -125,7 +130,7 @@ function plainBlocks(text: string, heading: string | null, page: number | null, 
 }
 
 /** JS `\s` (what trim() removes), one UTF-16 unit at a time. */
-const isSpace = (ch: string | undefined) => ch !== undefined && ch.trim() === '' ;
+const isSpace = (ch: string | undefined) => ch !== undefined && ch.trim() === '';
 
 /** Up to three leading spaces, as CommonMark allows before a heading or fence; -1 when there are more. */
 function indentOf(line: string): number {

@@ -3,7 +3,10 @@
  * adds its service here; services receive the TenantScope and typed clients, never `env`
  * or a raw database handle.
  */
-import { ChatModelPolicy, createChatProvider } from './ai/chat';
+import type { ModelPolicySource } from './ai/chat';
+import { embeddingProvider } from './ai/embeddings';
+import { TenantModels } from './ai/model-providers';
+import { ProviderSettingsService, type ProviderRules } from './ai/provider-settings';
 import type { Principal } from './auth/principal';
 import { effectiveLimits } from './context';
 import { databaseFor } from './db/client';
@@ -33,32 +36,68 @@ export interface ServiceDeps {
 export interface Services extends DocumentServices {
   /** Any tenant's TenantGuard, for usage reads (the request's own guard is deps.guard). */
   guards: GuardDirectory;
-  /** Chat models tenants may choose (CHAT_MODEL + CHAT_MODEL_ALLOWLIST). */
-  chatModels: ChatModelPolicy;
+  /** Chat models this tenant may choose: its own provider's chatModels, else CHAT_MODEL + CHAT_MODEL_ALLOWLIST. */
+  chatModels: ModelPolicySource;
+  /** The chat and embedding providers of this request's tenant (src/ai/model-providers.ts). */
+  models: TenantModels;
+  /** setModelProvider / clearModelProvider / testModelProvider; null on a tenantless request. */
+  providers: ProviderSettingsService | null;
   /** ask / askStream; null on a tenantless (platform) request. */
   answers: AnswerService | null;
   /** createAgent / updateAgent / deleteAgent and the agent an ask uses; null on a tenantless request. */
   agents: AgentService | null;
 }
 
+/**
+ * The tenant's provider settings and its per-request models: the one place where a
+ * tenant's own provider record meets the deployment's configuration. Also used by the
+ * ingestion consumer, so a queue message embeds with the same provider as a request.
+ */
+export function tenantModels(env: AppEnv, config: Config, scope: TenantScope | null): { models: TenantModels; providers: ProviderSettingsService | null } {
+  const deployment = { config, chatAllowlist: env.CHAT_MODEL_ALLOWLIST };
+  if (!scope) return { models: new TenantModels(deployment, async () => null), providers: null };
+  const deploymentEmbedding = () => {
+    const e = embeddingProvider(config);
+    return { model: e.model, dimensions: e.dimensions };
+  };
+  const providers = new ProviderSettingsService({
+    scope,
+    encryptionKey: env.ENCRYPTION_KEY,
+    rules: async (): Promise<ProviderRules> => {
+      const row = await scope.modelProvider.get();
+      return {
+        allowPrivateHosts: config.environment !== 'production',
+        currentEmbedding: row ? { model: row.embeddingModel, dimensions: row.embeddingDimensions } : deploymentEmbedding(),
+        deploymentEmbedding: deploymentEmbedding(),
+        fixedDimensions: config.vectorBackend === 'vectorize' ? config.embeddingDimensions : null,
+      };
+    },
+  });
+  return { models: new TenantModels(deployment, () => providers.load()), providers };
+}
+
 export function buildServices(deps: ServiceDeps): Services {
-  const chatModels = new ChatModelPolicy(deps.config.openai.chatModel, deps.env.CHAT_MODEL_ALLOWLIST);
+  const { models, providers } = tenantModels(deps.env, deps.config, deps.scope);
+  const chatModels: ModelPolicySource = models;
   const documentServices = buildDocumentServices(deps, {
     blobs: deps.env.DOCUMENTS,
     queue: deps.env.INGEST_QUEUE,
     fetcher: (input, init) => fetch(input, init),
+    embedder: models.embedder,
   });
   const agents = deps.scope ? new AgentService({ scope: deps.scope, models: chatModels }) : null;
   return {
     ...documentServices,
     guards: guardDirectory(deps.env.TENANT_GUARD, deps.log),
     chatModels,
+    models,
+    providers,
     agents,
     answers: deps.scope
       ? new AnswerService({
           scope: deps.scope,
           retriever: documentServices.retriever,
-          provider: createChatProvider({ apiKey: deps.config.openai.apiKey, baseUrl: deps.config.openai.baseUrl }),
+          provider: models.chat,
           models: chatModels,
           agents: agents!,
           guard: deps.guard,
@@ -86,10 +125,12 @@ export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
         kind: 'user', tenantRef: tenant.id, userId: 'system:ingest', apiKeyId: null, role: 'member',
         scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
       };
+      const scope = new TenantScope(db, tenant, principal, `queue:${tenantId}`);
       return {
-        scope: new TenantScope(db, tenant, principal, `queue:${tenantId}`),
+        scope,
         limits: effectiveLimits(config, tenant),
         guard: config.guardEnabled ? guardClient(env.TENANT_GUARD, tenant.id) : null,
+        embedder: tenantModels(env, config, scope).models.embedder,
       };
     },
     blobs: env.DOCUMENTS,

@@ -23,12 +23,20 @@ export function createChatProvider(config: ChatProviderConfig): ChatProvider {
 }
 
 /**
+ * Something that yields a tenant's chat-model policy: a ChatModelPolicy is its own source;
+ * TenantModels (src/ai/model-providers.ts) answers with the tenant provider's models.
+ */
+export interface ModelPolicySource {
+  policy(): Promise<ChatModelPolicy>;
+}
+
+/**
  * Which chat models tenants may choose: the deployment default (CHAT_MODEL) plus the
  * comma-separated CHAT_MODEL_ALLOWLIST. A tenant's choice outside the list is refused
  * when settings are saved and replaced by the default at ask time (the list may shrink
  * after a tenant chose a model).
  */
-export class ChatModelPolicy {
+export class ChatModelPolicy implements ModelPolicySource {
   readonly allowed: readonly string[];
 
   constructor(readonly defaultModel: string, allowlist: string | null | undefined) {
@@ -38,6 +46,10 @@ export class ChatModelPolicy {
 
   isAllowed(model: string): boolean {
     return this.allowed.includes(model);
+  }
+
+  async policy(): Promise<ChatModelPolicy> {
+    return this;
   }
 
   /** The tenant's model if it is still allowed, else the deployment default. */

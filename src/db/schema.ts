@@ -199,6 +199,25 @@ export const agents = sqliteTable('agents', {
   updatedAt: text('updated_at').notNull().default(now),
 });
 
+/**
+ * A tenant's own OpenAI-compatible provider (docs/chat.md "Bring your own provider"); no row
+ * = the deployment's. The key is sealed (src/lib/secret-box.ts) and never read back by the API.
+ */
+export const tenantModelProviders = sqliteTable('tenant_model_providers', {
+  tenantId: text('tenant_id').primaryKey(),
+  baseUrl: text('base_url').notNull(),
+  apiKeySealed: text('api_key_sealed').notNull(),
+  keyId: text('key_id').notNull(),
+  keyLast4: text('key_last4').notNull(),
+  /** JSON array; the first is the default chat model. */
+  chatModels: text('chat_models').notNull().default('[]'),
+  embeddingModel: text('embedding_model').notNull(),
+  embeddingDimensions: integer('embedding_dimensions').notNull(),
+  setBy: text('set_by').notNull(),
+  keySetAt: text('key_set_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+});
+
 /** Monthly aggregates written by the TenantGuard alarm (absolute values: a retried flush is idempotent). */
 export const usage = sqliteTable(
   'usage',
@@ -244,4 +263,5 @@ export type UsageRow = typeof usage.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
 export type AgentRow = typeof agents.$inferSelect;
+export type ModelProviderRow = typeof tenantModelProviders.$inferSelect;
 

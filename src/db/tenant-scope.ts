@@ -18,6 +18,7 @@ import { CollectionsRepo } from './repositories/collections';
 import { ConversationsRepo } from './repositories/conversations';
 import { DocumentsRepo } from './repositories/documents';
 import { MembersRepo } from './repositories/members';
+import { ModelProviderRepo } from './repositories/model-provider';
 import { AuditRepo } from './repositories/audit';
 import { TenantRepo } from './repositories/tenant';
 import { auditLog, type TenantRow } from './schema';
@@ -39,6 +40,8 @@ export class TenantScope {
   readonly audit: AuditRepo;
   readonly settings: TenantRepo;
   readonly conversations: ConversationsRepo;
+  /** The tenant's own model provider (sealed key), DESIGN §14. */
+  readonly modelProvider: ModelProviderRepo;
   readonly agents: AgentsRepo;
   /**
    * Collections the principal may reach (null = all of the tenant's). Every repository that
@@ -63,6 +66,7 @@ export class TenantScope {
     this.audit = new AuditRepo(this);
     this.settings = new TenantRepo(this);
     this.conversations = new ConversationsRepo(this);
+    this.modelProvider = new ModelProviderRepo(this);
     this.agents = new AgentsRepo(this);
     this.allowedCollections = principal.collectionIds;
     this.allowedAgents = principal.agentIds;

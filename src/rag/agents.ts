@@ -3,7 +3,7 @@
  * agent. An agent's null setting inherits the tenant's settings (which inherit the
  * deployment defaults), so a tenant without agents answers exactly as before.
  */
-import type { ChatModelPolicy } from '../ai/chat';
+import type { ModelPolicySource } from '../ai/chat';
 import { SLUG_RE } from '../db/platform-store';
 import { knowledgeOf, type AgentData } from '../db/repositories/agents';
 import type { TenantSettings } from '../db/repositories/tenant';
@@ -49,7 +49,7 @@ export interface AskProfile {
 const bad = (message: string, field: string, extra: Record<string, unknown> = {}) => new AppError('BAD_USER_INPUT', message, { field, ...extra });
 
 export class AgentService {
-  constructor(private readonly deps: { scope: TenantScope; models: ChatModelPolicy }) {}
+  constructor(private readonly deps: { scope: TenantScope; models: ModelPolicySource }) {}
 
   /** Creates an agent; `limit` is the plan's agent limit (null = unlimited). */
   async create(input: AgentPatch, limit: number | null): Promise<AgentRow> {
@@ -145,8 +145,10 @@ export class AgentService {
     }
     const systemPrompt = d.systemPrompt?.trim() ? d.systemPrompt : null;
     // A model the allowlist dropped since it was chosen may stay while the update does not touch it (ask falls back).
-    if (d.chatModel !== null && !this.deps.models.isAllowed(d.chatModel) && !opts.keepModel) {
-      const allowed = [...this.deps.models.allowed];
+    // With its own provider, a tenant's agents choose from that provider's chatModels.
+    const models = await this.deps.models.policy();
+    if (d.chatModel !== null && !models.isAllowed(d.chatModel) && !opts.keepModel) {
+      const allowed = [...models.allowed];
       throw bad(`chatModel must be one of: ${allowed.join(', ')} (null: the tenant's model)`, 'chatModel', { allowed });
     }
     if (d.temperature !== null && !(Number.isFinite(d.temperature) && d.temperature >= 0 && d.temperature <= 2)) {

@@ -11,7 +11,7 @@
  * - The stored answer is exactly the text the client received (streamed or not).
  * - Every source comes from the tenant-checked retriever and is re-checked here.
  */
-import type { ChatCompletion, ChatModelPolicy, ChatProvider, ChatRequest, ChatStreamEvent } from '../ai/chat';
+import type { ChatCompletion, ChatProvider, ChatRequest, ChatStreamEvent, ModelPolicySource } from '../ai/chat';
 import { resolveTemperature } from '../ai/chat';
 import type { AgentRow, ConversationRow } from '../db/schema';
 import type { StoredSource } from '../db/repositories/conversations';
@@ -73,7 +73,8 @@ export interface AnswerServiceDeps {
   scope: TenantScope;
   retriever: Retriever | null;
   provider: ChatProvider;
-  models: ChatModelPolicy;
+  /** The tenant's chat models (its own provider's, or the deployment allowlist). */
+  models: ModelPolicySource;
   /** Resolves the asking agent; built from scope and models when not given. */
   agents?: AgentService;
   guard: GuardClient | null;
@@ -203,11 +204,12 @@ export class AnswerService {
     const prompt = buildPrompt({
       systemPrompt: profile.systemPrompt, history, question, hits, budget: this.deps.budget ?? DEFAULT_BUDGET,
     });
-    if (profile.chatModel && !models.isAllowed(profile.chatModel)) {
+    const policy = await models.policy();
+    if (profile.chatModel && !policy.isAllowed(profile.chatModel)) {
       this.deps.log.warn('chat model is not allowed any more; using the default', { model: profile.chatModel, agentId: agent?.id ?? null });
     }
     const request: ChatRequest = {
-      model: models.resolve(profile.chatModel),
+      model: policy.resolve(profile.chatModel),
       temperature: resolveTemperature(profile.temperature),
       maxTokens,
       messages: prompt.messages,

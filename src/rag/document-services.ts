@@ -23,6 +23,8 @@ export interface DocumentBindings {
   blobs: R2Bucket;
   queue: IngestQueue;
   fetcher: typeof fetch;
+  /** The tenant's embedder (its own provider's or the deployment's: src/ai/model-providers.ts). */
+  embedder?: EmbeddingProvider;
 }
 
 /** Clients shared by the request path and the queue consumer. */
@@ -32,7 +34,9 @@ export function retrievalClients(deps: Pick<ServiceDeps, 'config' | 'env'>): { v
 
 export function buildDocumentServices(deps: ServiceDeps, bindings: DocumentBindings): DocumentServices {
   if (!deps.scope || !deps.limits) return { retriever: null, ingestion: null };
-  const { vectors, embedder } = retrievalClients(deps);
+  const clients = retrievalClients(deps);
+  const vectors = clients.vectors;
+  const embedder = bindings.embedder ?? clients.embedder;
   const guard = deps.guard;
   return {
     retriever: new RetrievalService({

@@ -37,6 +37,8 @@ export interface TenantContext {
   scope: TenantScope;
   limits: PlanLimits;
   guard: GuardClient | null;
+  /** The tenant's embedder (its own provider's); absent = deps.embedder, the deployment's. */
+  embedder?: EmbeddingProvider;
 }
 
 export interface ConsumerDeps {
@@ -218,7 +220,7 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
     // Headings travel with the chunk into the embedding (not into the stored text).
     const inputs = chunks.map((c) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text));
     await t.guard?.ensureQuota(t.limits, 'embeddingTokens', inputs.reduce((n, s) => n + estimateTokens(s), 0));
-    const embedded = await embedAll(deps.embedder, inputs);
+    const embedded = await embedAll(t.embedder ?? deps.embedder, inputs);
     tokens = embedded.tokens;
 
     const rows = chunks.map((c) => ({

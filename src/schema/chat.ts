@@ -177,9 +177,9 @@ builder.queryFields((t) => ({
   }),
   chatModels: t.stringList({
     description: 'Models a tenant admin may choose in updateTenantSettings(chatModel); the first is the default.',
-    resolve: (_r, _a, ctx) => {
+    resolve: async (_r, _a, ctx) => {
       allow(ctx, 'viewer');
-      return [...ctx.app.services.chatModels.allowed];
+      return [...(await ctx.app.services.chatModels.policy()).allowed];
     },
   }),
 }));

@@ -10,6 +10,7 @@ import './search-types';
 import './search';
 import './ingest';
 import './agents';
+import './model-provider';
 import './chat';
 import './usage';
 

@@ -147,9 +147,9 @@ builder.mutationFields((t) => ({
   updateTenantSettings: t.field({
     type: Tenant,
     args: { input: t.arg({ type: TenantSettingsInput, required: true }) },
-    resolve: (_r, { input }, ctx) => {
+    resolve: async (_r, { input }, ctx) => {
       const scope = allow(ctx, 'admin', 'admin');
-      return scope.settings.update(settingsPatch(input, ctx.app.services.chatModels));
+      return scope.settings.update(settingsPatch(input, await ctx.app.services.chatModels.policy()));
     },
   }),
 }));

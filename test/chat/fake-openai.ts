@@ -83,7 +83,17 @@ export interface FakeOpenAI {
   restore(): void;
 }
 
-export function installFakeOpenAI(defaultReply: Reply = answer('The fake model says hello [1].')): FakeOpenAI {
+export interface FakeOptions {
+  /** Another host, so several fakes (one per tenant) can run side by side. */
+  host?: string;
+  /** When set, other keys get 401 (with a message quoting the key, as OpenAI's does). */
+  apiKey?: string;
+  /** When set, embeddings for other models get 404. */
+  embeddingModels?: string[];
+}
+
+export function installFakeOpenAI(defaultReply: Reply = answer('The fake model says hello [1].'), opts: FakeOptions = {}): FakeOpenAI {
+  const host = opts.host ?? FAKE_HOST;
   const original = globalThis.fetch;
   const calls: FakeCall[] = [];
   const queue: Reply[] = [];
@@ -91,10 +101,16 @@ export function installFakeOpenAI(defaultReply: Reply = answer('The fake model s
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     const url = new URL(req.url);
-    if (url.host !== FAKE_HOST) return original(input, init);
+    if (url.host !== host) return original(input, init);
     const body = await req.json<any>();
     const call = { path: url.pathname, body, authorization: req.headers.get('authorization') };
     calls.push(call);
+    if (opts.apiKey && call.authorization !== `Bearer ${opts.apiKey}`) {
+      return json(401, { error: { message: `Incorrect API key provided: ${call.authorization?.slice(7)}`, type: 'invalid_request_error' } });
+    }
+    if (opts.embeddingModels && url.pathname === '/v1/embeddings' && !opts.embeddingModels.includes(body.model)) {
+      return json(404, { error: { message: `The model ${body.model} does not exist`, type: 'invalid_request_error' } });
+    }
     if (url.pathname === '/v1/embeddings') {
       const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
       const r = await embedder.embed(inputs);

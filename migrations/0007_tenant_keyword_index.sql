@@ -41,15 +41,17 @@ CREATE TABLE keyword_tenants (
   tokens INTEGER NOT NULL DEFAULT 0
 );
 
--- The text chunks_kw indexes: tenant-qualified words. FTS5 reads it (external content) for
--- highlight(), whose markers count tf, and to delete a row's terms.
+-- The text chunks_kw indexes: tenant-qualified words, computed when a chunk enters the index.
+-- chunks_kw keeps its own copy (not external content): highlight(), whose markers count tf,
+-- and deletes then read the stored text instead of recomputing ~70 replace() calls per row
+-- (measured: 60 us per 300-byte chunk on a loaded machine, 10x the rest of a lookup).
 CREATE VIEW chunks_kw_source AS
 SELECT c.seq AS seq,
        k.tag || 'x' || replace(trim(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(c.text, char(9), ' '), char(10), ' '), char(11), ' '), char(12), ' '), char(13), ' '), char(33), ' '), char(34), ' '), char(35), ' '), char(36), ' '), char(37), ' '), char(38), ' '), char(39), ' '), char(40), ' '), char(41), ' '), char(42), ' '), char(43), ' '), char(44), ' '), char(45), ' '), char(46), ' '), char(47), ' '), char(58), ' '), char(59), ' '), char(60), ' '), char(61), ' '), char(62), ' '), char(63), ' '), char(64), ' '), char(91), ' '), char(92), ' '), char(93), ' '), char(94), ' '), char(95), ' '), char(96), ' '), char(123), ' '), char(124), ' '), char(125), ' '), char(126), ' '), char(160), ' '), char(161), ' '), char(167), ' '), char(171), ' '), char(173), ' '), char(182), ' '), char(183), ' '), char(187), ' '), char(191), ' '), char(8194), ' '), char(8195), ' '), char(8201), ' '), char(8203), ' '), char(8208), ' '), char(8209), ' '), char(8211), ' '), char(8212), ' '), char(8216), ' '), char(8217), ' '), char(8220), ' '), char(8221), ' '), char(8226), ' '), char(8230), ' '), char(8232), ' '), char(8233), ' '), char(8239), ' '), char(12288), ' '), char(12289), ' '), char(12290), ' '), char(65292), ' '), '  ', ' '), '  ', ' '), '  ', ' '), '  ', ' ')), ' ', ' ' || k.tag || 'x') AS text
 FROM chunks c JOIN keyword_tenants k ON k.tenant_id = c.tenant_id;
 
 CREATE VIRTUAL TABLE chunks_kw USING fts5(
-  text, content='chunks_kw_source', content_rowid='seq',
+  text,
   tokenize="porter unicode61 categories 'L* N* Co M* P* S* Z* C*' separators ' '"
 );
 
@@ -86,11 +88,10 @@ CREATE TRIGGER chunks_kw_ai AFTER INSERT ON chunks BEGIN
       AND EXISTS (SELECT 1 FROM documents d WHERE d.id = new.document_id AND d.tenant_id = new.tenant_id AND d.version = new.version);
 END;
 
--- BEFORE: the row (and so chunks_kw_source's text for it) must still exist to delete its terms.
-CREATE TRIGGER chunks_kw_bd BEFORE DELETE ON chunks
+CREATE TRIGGER chunks_kw_ad AFTER DELETE ON chunks
 WHEN EXISTS (SELECT 1 FROM documents d WHERE d.id = old.document_id AND d.tenant_id = old.tenant_id AND d.version = old.version)
 BEGIN
-  INSERT INTO chunks_kw (chunks_kw, rowid, text) SELECT 'delete', s.seq, s.text FROM chunks_kw_source s WHERE s.seq = old.seq;
+  DELETE FROM chunks_kw WHERE rowid = old.seq;
   UPDATE keyword_tenants SET chunks = chunks - 1, tokens = tokens - old.token_count WHERE tenant_id = old.tenant_id;
 END;
 
@@ -98,7 +99,7 @@ END;
 CREATE TRIGGER chunks_kw_bu BEFORE UPDATE OF text, token_count ON chunks
 WHEN EXISTS (SELECT 1 FROM documents d WHERE d.id = old.document_id AND d.tenant_id = old.tenant_id AND d.version = old.version)
 BEGIN
-  INSERT INTO chunks_kw (chunks_kw, rowid, text) SELECT 'delete', s.seq, s.text FROM chunks_kw_source s WHERE s.seq = old.seq;
+  DELETE FROM chunks_kw WHERE rowid = old.seq;
   UPDATE keyword_tenants SET chunks = chunks - 1, tokens = tokens - old.token_count WHERE tenant_id = old.tenant_id;
 END;
 
@@ -122,9 +123,8 @@ BEGIN
       - (SELECT ifnull(sum(c.token_count), 0) FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version)
       + (SELECT ifnull(sum(c.token_count), 0) FROM chunks c WHERE c.tenant_id = new.tenant_id AND c.document_id = new.id AND c.version = new.version)
   WHERE tenant_id = new.tenant_id;
-  INSERT INTO chunks_kw (chunks_kw, rowid, text)
-    SELECT 'delete', s.seq, s.text FROM chunks_kw_source s
-    WHERE s.seq IN (SELECT c.seq FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version);
+  DELETE FROM chunks_kw
+    WHERE rowid IN (SELECT c.seq FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version);
   INSERT INTO chunks_kw (rowid, text)
     SELECT s.seq, s.text FROM chunks_kw_source s
     WHERE s.seq IN (SELECT c.seq FROM chunks c WHERE c.tenant_id = new.tenant_id AND c.document_id = new.id AND c.version = new.version);
@@ -136,9 +136,8 @@ CREATE TRIGGER documents_kw_ad AFTER DELETE ON documents BEGIN
     chunks = chunks - (SELECT count(*) FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version),
     tokens = tokens - (SELECT ifnull(sum(c.token_count), 0) FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version)
   WHERE tenant_id = old.tenant_id;
-  INSERT INTO chunks_kw (chunks_kw, rowid, text)
-    SELECT 'delete', s.seq, s.text FROM chunks_kw_source s
-    WHERE s.seq IN (SELECT c.seq FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version);
+  DELETE FROM chunks_kw
+    WHERE rowid IN (SELECT c.seq FROM chunks c WHERE c.tenant_id = old.tenant_id AND c.document_id = old.id AND c.version = old.version);
 END;
 
 -- A document row that arrives after chunks of its version (a copy between databases).

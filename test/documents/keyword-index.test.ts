@@ -210,7 +210,7 @@ describe('tenant-qualified keyword index', () => {
 
 /** Everything migration 0007 creates, dropped: the database as migration 0006 left it. */
 const BEFORE_0007 = [
-  'DROP TRIGGER chunks_kw_ai', 'DROP TRIGGER chunks_kw_bd', 'DROP TRIGGER chunks_kw_bu', 'DROP TRIGGER chunks_kw_au',
+  'DROP TRIGGER chunks_kw_ai', 'DROP TRIGGER chunks_kw_ad', 'DROP TRIGGER chunks_kw_bu', 'DROP TRIGGER chunks_kw_au',
   'DROP TRIGGER documents_kw_version', 'DROP TRIGGER documents_kw_ad', 'DROP TRIGGER documents_kw_ai',
   `DROP TABLE IF EXISTS ${VOCAB}`, `DROP TABLE IF EXISTS ${INSTANCES}`, 'DROP TABLE chunks_kw', 'DROP VIEW chunks_kw_source', 'DROP TABLE keyword_tenants',
 ];

@@ -18,7 +18,8 @@
 //  namespace stays at 100,000 (the local store keeps vectors in memory: 1M × 384 floats
 //  would be 1.5 GB on a shared machine); its D1 holds the million.
 // Prints A's slowdown per mode; target ≤ 1.2× at 100k (see the table at the end).
-// Options: --queries 60  --b 100000  --port 8850 (ports 8850-8853: two servers and their inspectors)  --dims 384
+// Options: --queries 60  --b 100000  --big 1000000 (B's size with BENCH_BIG=1)  --dims 384
+//          --port 8850 (ports 8850-8853: two servers and their inspectors)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ const opt = (name, dflt) => {
 const QUERIES = Number(opt('queries', '60'));
 const B_CHUNKS = Number(opt('b', '100000'));
 const BIG = process.env.BENCH_BIG === '1';
-const B_BIG = 1_000_000;
+const B_BIG = Number(opt('big', '1000000'));
 const PORT = Number(opt('port', '8850'));
 const DIMS = Number(opt('dims', '384'));
 const A_CHUNKS = 1_000;

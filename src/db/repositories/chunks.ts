@@ -160,11 +160,14 @@ export class ChunksRepo {
     const extra = documentFilter(filter);
     // Raw statements go through the select builder (sql fields, FROM and WHERE): drizzle's
     // db.all(sql) is not batchable with bound parameters on D1.
+    // Without a filter the documents join is left out: the index holds only visible chunks
+    // (migration 0007's triggers), and every hit is re-checked against its document later
+    // (visible()); that saves a lookup per candidate on the hot path.
     const postings = (term: string) =>
       db
         .select({ seq: sql<number>`c.seq`, id: sql<string>`c.id`, length: sql<number>`c.token_count`, tf: sql<number>`${TF}` })
-        .from(VISIBLE_MATCHES)
-        .where(and(visibleMatch(term, tenantId), ...extra))
+        .from(extra.length > 0 ? VISIBLE_MATCHES : INDEXED_MATCHES)
+        .where(extra.length > 0 ? and(visibleMatch(term, tenantId), ...extra) : indexedMatch(term, tenantId))
         .orderBy(sql`chunks_kw.rowid DESC`)
         .limit(perTerm + 1);
     // df: the length of the term's doclist, which holds exactly the tenant's visible chunks
@@ -280,6 +283,13 @@ function tenantPhrase(term: string, tenantId: string): SQL {
 const VISIBLE_MATCHES = sql`chunks_kw
   CROSS JOIN ${chunks} c ON c.seq = chunks_kw.rowid
   CROSS JOIN ${documents} ON ${documents.id} = c.document_id AND ${documents.tenantId} = c.tenant_id`;
+
+/** The tenant's indexed chunks that MATCH a term, without the documents join (see postings). */
+const INDEXED_MATCHES = sql`chunks_kw CROSS JOIN ${chunks} c ON c.seq = chunks_kw.rowid`;
+
+function indexedMatch(term: string, tenantId: string): SQL {
+  return sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)} AND c.tenant_id = ${tenantId}`;
+}
 
 function visibleMatch(term: string, tenantId: string): SQL {
   return sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)} AND c.tenant_id = ${tenantId} AND ${documents.tenantId} = ${tenantId} AND c.version = ${documents.version}`;

@@ -9,6 +9,7 @@ import { and, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunks, documents, type ChunkRow, type DocumentRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
+import { collectionAllowed } from './restriction';
 
 /** Filters already validated by the caller; null/empty lists mean "no restriction". */
 export interface ChunkFilter {
@@ -52,6 +53,17 @@ function documentFilter(f: ChunkFilter | null | undefined): SQL[] {
 
 export class ChunksRepo {
   constructor(private readonly scope: TenantScope) {}
+
+  /**
+   * The corpus the principal searches, as conditions on `documents`: the whole tenant, or for
+   * a credential restricted to collections only their documents. Unlike a caller's filter it
+   * also bounds the BM25 statistics (N, length, df), so documents outside the boundary cannot
+   * even shift the order of the hits inside it (docs/agents.md).
+   */
+  private corpus(): SQL[] {
+    const c = collectionAllowed(documents.collectionId, this.scope.allowedCollections);
+    return c ? [c] : [];
+  }
 
   /**
    * Inserts for one document version. Idempotent: chunk ids are deterministic and a
@@ -128,6 +140,7 @@ export class ChunksRepo {
             eq(documents.tenantId, tenantId),
             inArray(chunks.id, unique.slice(i, i + IDS_PER_STATEMENT)),
             eq(chunks.version, documents.version),
+            ...this.corpus(),
             ...documentFilter(filter),
           ),
         )
@@ -146,7 +159,10 @@ export class ChunksRepo {
    * tenant-qualified phrase "<tag>x<term>" in chunks_kw (migration 0007), whose doclists
    * hold one tenant's visible chunks each: nothing here reads another tenant's postings.
    * N and the total length are one row of keyword_tenants (kept by triggers); a term's df
-   * is the length of its doclist (count(*) of its MATCH, index only). For each term, the
+   * is the length of its doclist (count(*) of its MATCH, index only). For a credential
+   * restricted to collections (corpus()) the statistics are those of its collections
+   * instead: counted over the tenant's visible chunks in them, still within the tenant's
+   * own rows and postings. For each term, the
    * tenant's newest `perTerm` matching chunks that pass `filter` are candidates, each with
    * its exact tf for every term. df and N ignore the filter, so a filter narrows the hits
    * without changing their scores. One D1 batch; a second one only when a term matches
@@ -157,7 +173,9 @@ export class ChunksRepo {
   async keywordEvidence(terms: string[], filter?: ChunkFilter | null, perTerm = KEYWORD_CANDIDATES_PER_TERM): Promise<KeywordEvidence> {
     const { db, tenantId } = this.scope;
     if (terms.length === 0) return { stats: { chunks: 0, tokens: 0 }, docFreq: [], candidates: [], truncatedTerms: 0 };
-    const extra = documentFilter(filter);
+    const corpus = this.corpus();
+    const restricted = corpus.length > 0;
+    const extra = [...corpus, ...documentFilter(filter)];
     // Raw statements go through the select builder (sql fields, FROM and WHERE): drizzle's
     // db.all(sql) is not batchable with bound parameters on D1.
     // Without a filter the documents join is left out: the index holds only visible chunks
@@ -172,9 +190,20 @@ export class ChunksRepo {
         .limit(perTerm + 1);
     // df: the length of the term's doclist, which holds exactly the tenant's visible chunks
     // with the term (only those are indexed), read from the index without touching a row.
-    const docFreqOf = (term: string) => db.select({ df: sql<number>`count(*)` }).from(sql`chunks_kw`).where(sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)}`);
+    // A restricted credential counts within its collections (the documents join carries them).
+    const docFreqOf = (term: string) =>
+      restricted
+        ? db.select({ df: sql<number>`count(*)` }).from(VISIBLE_MATCHES).where(and(visibleMatch(term, tenantId), ...corpus))
+        : db.select({ df: sql<number>`count(*)` }).from(sql`chunks_kw`).where(sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)}`);
+    const statistics = restricted
+      ? // Documents drive the join: one index range per document instead of a lookup per chunk.
+        db
+          .select({ chunks: sql<number>`count(*)`, tokens: sql<number>`total(c.token_count)` })
+          .from(sql`${documents} CROSS JOIN ${chunks} c ON c.tenant_id = ${documents.tenantId} AND c.document_id = ${documents.id} AND c.version = ${documents.version}`)
+          .where(and(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`, ...corpus))
+      : db.select({ chunks: sql<number>`chunks`, tokens: sql<number>`tokens` }).from(sql`keyword_tenants`).where(sql`tenant_id = ${tenantId}`);
     const [statsRows, ...rest] = await db.batch([
-      db.select({ chunks: sql<number>`chunks`, tokens: sql<number>`tokens` }).from(sql`keyword_tenants`).where(sql`tenant_id = ${tenantId}`),
+      statistics,
       ...terms.map(postings),
       ...terms.map(docFreqOf),
     ]);
@@ -203,7 +232,7 @@ export class ChunksRepo {
       db
         .select({ seq: sql<number>`c.seq`, tf: sql<number>`${TF}` })
         .from(VISIBLE_MATCHES)
-        .where(and(visibleMatch(terms[w.term]!, tenantId), sql`chunks_kw.rowid IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`)),
+        .where(and(visibleMatch(terms[w.term]!, tenantId), ...corpus, sql`chunks_kw.rowid IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`)),
     );
     if (first) {
       const rows = await db.batch([first, ...more]);

@@ -53,7 +53,8 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 const ms = (x) => `${x.toFixed(1)} ms`;
 const wrangler = (argv) => spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 
-const corpusFile = join(mkdtempSync(join(tmpdir(), 'edgerag-corpus-')), 'corpus.mjs');
+const corpusDir = mkdtempSync(join(tmpdir(), 'edgerag-corpus-'));
+const corpusFile = join(corpusDir, 'corpus.mjs');
 writeFileSync(corpusFile, (await build({ entryPoints: ['scripts/bench/corpus.ts'], bundle: true, format: 'esm', platform: 'neutral', write: false, logLevel: 'silent' })).outputFiles[0].text);
 const { corpusText, midQueryText } = await import(pathToFileURL(corpusFile).href);
 
@@ -262,6 +263,7 @@ try {
   await Promise.all([alone.stop(), beside.stop()]);
   rmSync(alone.state, { recursive: true, force: true });
   rmSync(beside.state, { recursive: true, force: true });
+  rmSync(corpusDir, { recursive: true, force: true });
 }
 console.log(`\nwhole run: ${((now() - t0) / 1000).toFixed(0)} s`);
 

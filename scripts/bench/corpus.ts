@@ -47,3 +47,13 @@ export function corpusText(i: number): string {
 export function queryText(i: number): string {
   return [...new Set(ranks(i))].sort((a, b) => b - a).slice(0, 3).map(word).join(' ');
 }
+
+/**
+ * A two-word query of mid-frequency words of chunk `i`: its distinct words ordered rarest
+ * first, the ones a third and half way down (in a 100k-chunk corpus such a word is in
+ * hundreds to thousands of chunks). The neighbour benchmark's query shape (issue 13).
+ */
+export function midQueryText(i: number): string {
+  const distinct = [...new Set(ranks(i))].sort((a, b) => b - a);
+  return [distinct[Math.floor(distinct.length / 3)]!, distinct[Math.floor(distinct.length / 2)]!].map(word).join(' ');
+}

@@ -14,7 +14,7 @@ import type { Logger } from '../lib/log';
 import type { UsageDelta } from '../objects/guard-types';
 import { VECTOR_LIMITS, type VectorFilter, type VectorStore } from '../vector/types';
 import { rankBm25 } from './bm25';
-import { ftsPhrase, ftsTerms } from './fts-query';
+import { ftsTerms } from './fts-query';
 import type { Hit, Retriever, SearchFilter, SearchMode, SearchRequest } from './types';
 
 export const MAX_TOP_K = 50;
@@ -155,12 +155,13 @@ export class RetrievalService implements Retriever {
 
   /**
    * The tenant's keyword matches, best first by BM25 computed from the tenant's own chunks
-   * only (never FTS5's bm25(), whose statistics include every tenant in the shared index).
+   * only (never FTS5's bm25()). The lookup reads only this tenant's postings (tenant-
+   * qualified terms, migration 0007), so its cost follows the tenant's own data.
    */
   private async keywordCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; score: number }[]> {
     const terms = ftsTerms(query);
     if (terms.length === 0) return [];
-    const evidence = await this.deps.scope.chunks.keywordEvidence(terms.map(ftsPhrase), filter);
+    const evidence = await this.deps.scope.chunks.keywordEvidence(terms, filter);
     if (evidence.truncatedTerms > 0) this.deps.log?.info('keyword search: candidate window reached', { terms: terms.length, truncated: evidence.truncatedTerms });
     return rankBm25(evidence.stats, evidence.docFreq, evidence.candidates).slice(0, depth);
   }

@@ -9,7 +9,7 @@ import { databaseFor } from '../../src/db/client';
 import { tenants } from '../../src/db/schema';
 import { TenantScope } from '../../src/db/tenant-scope';
 import { rankBm25 } from '../../src/rag/bm25';
-import { ftsPhrase, ftsTerms } from '../../src/rag/fts-query';
+import { ftsTerms } from '../../src/rag/fts-query';
 import type { TestTenant } from '../helpers';
 
 export async function scopeOf(t: TestTenant): Promise<TenantScope> {
@@ -24,6 +24,6 @@ export async function scopeOf(t: TestTenant): Promise<TenantScope> {
 /** The tenant's keyword ranking for `query` with the raw BM25 scores (what KEYWORD orders by). */
 export async function bm25Ranking(t: TestTenant, query: string, perTerm?: number) {
   const scope = await scopeOf(t);
-  const evidence = await scope.chunks.keywordEvidence(ftsTerms(query).map(ftsPhrase), null, perTerm);
+  const evidence = await scope.chunks.keywordEvidence(ftsTerms(query), null, perTerm);
   return { evidence, ranked: rankBm25(evidence.stats, evidence.docFreq, evidence.candidates) };
 }

@@ -1,6 +1,7 @@
 /**
- * Chunks of this tenant's documents: the rows behind keyword search (FTS5, kept in sync
- * by the triggers of migration 0001) and the D1 side of every vector hit. A chunk is
+ * Chunks of this tenant's documents: the rows behind keyword search (the tenant-qualified
+ * FTS5 index chunks_kw, kept in sync by the triggers of migration 0007) and the D1 side of
+ * every vector hit. A chunk is
  * visible only while its `version` equals its document's indexed `version`, so a new
  * version's chunks appear all at once when ingestion flips the document row.
  */
@@ -151,56 +152,70 @@ export class ChunksRepo {
 
   /**
    * Everything BM25 needs to rank this tenant's keyword matches, computed from this
-   * tenant's visible chunks only (never from FTS5's bm25(), whose statistics span every
-   * tenant in the shared index): see src/rag/bm25.ts and docs/retrieval.md.
+   * tenant's visible chunks only (never from FTS5's bm25(), whose statistics would span
+   * the whole index): see src/rag/bm25.ts and docs/retrieval.md.
    *
-   * `phrases` are safe FTS5 strings, one per query term (src/rag/fts-query.ts). For each
-   * term, the tenant's newest `perTerm` matching chunks that pass `filter` are candidates;
-   * every candidate gets its exact tf for every term. N, total length and df are over the
-   * tenant's visible chunks regardless of the filter (for a credential restricted to
-   * collections: the visible chunks of those collections, see corpus()), so a filter narrows
-   * the hits without changing their scores. One D1 batch (statistics, one list per term, and with a filter
-   * one count per term); a second one only when a term matches more than `perTerm` of
-   * the chunks: its df is then counted, and its tf fetched for the candidates older than
-   * its window. Chunks that contain only such terms and are older than all their windows
-   * are not considered.
+   * `terms` are query terms (src/rag/fts-query.ts ftsTerms). Each is looked up as the
+   * tenant-qualified phrase "<tag>x<term>" in chunks_kw (migration 0007), whose doclists
+   * hold one tenant's visible chunks each: nothing here reads another tenant's postings.
+   * N and the total length are one row of keyword_tenants (kept by triggers); a term's df
+   * is the length of its doclist (count(*) of its MATCH, index only). For a credential
+   * restricted to collections (corpus()) the statistics are those of its collections
+   * instead: counted over the tenant's visible chunks in them, still within the tenant's
+   * own rows and postings. For each term, the
+   * tenant's newest `perTerm` matching chunks that pass `filter` are candidates, each with
+   * its exact tf for every term. df and N ignore the filter, so a filter narrows the hits
+   * without changing their scores. One D1 batch; a second one only when a term matches
+   * more than `perTerm` chunks, to fetch its tf in the candidates older than its window.
+   * Chunks that contain only such terms and are older than all their windows are not
+   * considered.
    */
-  async keywordEvidence(phrases: string[], filter?: ChunkFilter | null, perTerm = KEYWORD_CANDIDATES_PER_TERM): Promise<KeywordEvidence> {
+  async keywordEvidence(terms: string[], filter?: ChunkFilter | null, perTerm = KEYWORD_CANDIDATES_PER_TERM): Promise<KeywordEvidence> {
     const { db, tenantId } = this.scope;
-    if (phrases.length === 0) return { stats: { chunks: 0, tokens: 0 }, docFreq: [], candidates: [], truncatedTerms: 0 };
+    if (terms.length === 0) return { stats: { chunks: 0, tokens: 0 }, docFreq: [], candidates: [], truncatedTerms: 0 };
     const corpus = this.corpus();
+    const restricted = corpus.length > 0;
     const extra = [...corpus, ...documentFilter(filter)];
-    const filtered = extra.length > corpus.length;
     // Raw statements go through the select builder (sql fields, FROM and WHERE): drizzle's
     // db.all(sql) is not batchable with bound parameters on D1.
-    const postings = (phrase: string) =>
+    // Without a filter the documents join is left out: the index holds only visible chunks
+    // (migration 0007's triggers), and every hit is re-checked against its document later
+    // (visible()); that saves a lookup per candidate on the hot path.
+    const postings = (term: string) =>
       db
         .select({ seq: sql<number>`c.seq`, id: sql<string>`c.id`, length: sql<number>`c.token_count`, tf: sql<number>`${TF}` })
-        .from(VISIBLE_MATCHES)
-        .where(and(visibleMatch(phrase, tenantId), ...extra))
-        .orderBy(sql`chunks_fts.rowid DESC`)
+        .from(extra.length > 0 ? VISIBLE_MATCHES : INDEXED_MATCHES)
+        .where(extra.length > 0 ? and(visibleMatch(term, tenantId), ...extra) : indexedMatch(term, tenantId))
+        .orderBy(sql`chunks_kw.rowid DESC`)
         .limit(perTerm + 1);
-    // df: the term's matches among the tenant's visible chunks, whatever the filter.
-    const docFreqOf = (phrase: string) => db.select({ df: sql<number>`count(*)` }).from(VISIBLE_MATCHES).where(and(visibleMatch(phrase, tenantId), ...corpus));
+    // df: the length of the term's doclist, which holds exactly the tenant's visible chunks
+    // with the term (only those are indexed), read from the index without touching a row.
+    // A restricted credential counts within its collections (the documents join carries them).
+    const docFreqOf = (term: string) =>
+      restricted
+        ? db.select({ df: sql<number>`count(*)` }).from(VISIBLE_MATCHES).where(and(visibleMatch(term, tenantId), ...corpus))
+        : db.select({ df: sql<number>`count(*)` }).from(sql`chunks_kw`).where(sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)}`);
+    const statistics = restricted
+      ? // Documents drive the join: one index range per document instead of a lookup per chunk.
+        db
+          .select({ chunks: sql<number>`count(*)`, tokens: sql<number>`total(c.token_count)` })
+          .from(sql`${documents} CROSS JOIN ${chunks} c ON c.tenant_id = ${documents.tenantId} AND c.document_id = ${documents.id} AND c.version = ${documents.version}`)
+          .where(and(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`, ...corpus))
+      : db.select({ chunks: sql<number>`chunks`, tokens: sql<number>`tokens` }).from(sql`keyword_tenants`).where(sql`tenant_id = ${tenantId}`);
     const [statsRows, ...rest] = await db.batch([
-      // Documents drive the join: one index range per document instead of a lookup per chunk.
-      db
-        .select({ chunks: sql<number>`count(*)`, tokens: sql<number>`total(c.token_count)` })
-        .from(sql`${documents} CROSS JOIN ${chunks} c ON c.tenant_id = ${documents.tenantId} AND c.document_id = ${documents.id} AND c.version = ${documents.version}`)
-        .where(and(sql`${documents.tenantId} = ${tenantId} AND c.tenant_id = ${tenantId}`, ...corpus)),
-      ...phrases.map(postings),
-      ...(filtered ? phrases.map(docFreqOf) : []),
+      statistics,
+      ...terms.map(postings),
+      ...terms.map(docFreqOf),
     ]);
-    const lists = rest.slice(0, phrases.length) as PostingRow[][];
-    // A complete list without a filter is exactly the term's df; with one, it was counted.
-    const docFreq = filtered ? (rest.slice(phrases.length) as DocFreqRow[][]).map((r) => r[0]!.df) : lists.map((rows) => rows.length);
+    const lists = rest.slice(0, terms.length) as PostingRow[][];
+    const docFreq = (rest.slice(terms.length) as DocFreqRow[][]).map((r) => r[0]?.df ?? 0);
 
     const byseq = new Map<number, KeywordCandidate>();
     const windows: { term: number; oldest: number }[] = [];
     lists.forEach((rows, term) => {
       for (const r of rows) {
         let c = byseq.get(r.seq);
-        if (!c) byseq.set(r.seq, (c = { id: r.id, seq: r.seq, length: r.length, tf: new Array<number>(phrases.length).fill(0) }));
+        if (!c) byseq.set(r.seq, (c = { id: r.id, seq: r.seq, length: r.length, tf: new Array<number>(terms.length).fill(0) }));
         c.tf[term] = r.tf;
       }
       // Newest first: the last row is the oldest the window reaches.
@@ -208,25 +223,21 @@ export class ChunksRepo {
     });
     const candidates = [...byseq.values()];
 
-    if (windows.length > 0) {
-      // A truncated term: count its df, and fetch its tf in the candidates (found through
-      // other terms) older than its window. A candidate inside the window but not in the
-      // list does not contain the term. (highlight() cannot sit inside an aggregate, so
-      // count and tf are two statements.)
-      const [first, ...more] = windows.flatMap((w) => {
-        const older = candidates.filter((c) => c.seq < w.oldest).map((c) => c.seq);
-        return [
-          docFreqOf(phrases[w.term]!),
-          db
-            .select({ seq: sql<number>`c.seq`, tf: sql<number>`${TF}` })
-            .from(VISIBLE_MATCHES)
-            .where(and(visibleMatch(phrases[w.term]!, tenantId), ...corpus, sql`c.seq IN (SELECT value FROM json_each(${JSON.stringify(older)}))`)),
-        ];
-      });
-      const rows = await db.batch([first!, ...more]);
-      windows.forEach(({ term }, i) => {
-        docFreq[term] = (rows[2 * i] as DocFreqRow[])[0]!.df;
-        for (const r of rows[2 * i + 1] as { seq: number; tf: number }[]) byseq.get(r.seq)!.tf[term] = r.tf;
+    // A truncated term: fetch its tf in the candidates (found through other terms) older
+    // than its window. A candidate inside the window but not in the list lacks the term.
+    const older = windows
+      .map((w) => ({ w, seqs: candidates.filter((c) => c.seq < w.oldest).map((c) => c.seq) }))
+      .filter((x) => x.seqs.length > 0);
+    const [first, ...more] = older.map(({ w, seqs }) =>
+      db
+        .select({ seq: sql<number>`c.seq`, tf: sql<number>`${TF}` })
+        .from(VISIBLE_MATCHES)
+        .where(and(visibleMatch(terms[w.term]!, tenantId), ...corpus, sql`chunks_kw.rowid IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`)),
+    );
+    if (first) {
+      const rows = await db.batch([first, ...more]);
+      older.forEach(({ w }, i) => {
+        for (const r of rows[i] as { seq: number; tf: number }[]) byseq.get(r.seq)!.tf[w.term] = r.tf;
       });
     }
     const stats = (statsRows as CorpusStats[])[0];
@@ -255,7 +266,7 @@ export interface KeywordCandidate {
 /** What src/rag/bm25.ts needs to rank one query's keyword matches, all from one tenant. */
 export interface KeywordEvidence {
   stats: CorpusStats;
-  /** Per term (in `phrases` order): how many of the tenant's visible chunks contain it. */
+  /** Per term (in `terms` order): how many of the tenant's visible chunks contain it. */
   docFreq: number[];
   candidates: KeywordCandidate[];
   /** How many terms matched more chunks than the per-term candidate window. */
@@ -276,20 +287,39 @@ interface PostingRow {
 /**
  * Occurrences of the MATCHed phrase in the current row, as FTS5 itself tokenizes and stems
  * (porter unicode61): highlight() inserts one marker per instance, and the length
- * difference counts them whatever characters the text itself contains.
+ * difference counts them whatever characters the text itself contains. chunks_kw.text is
+ * the indexed (tenant-qualified) text, read through chunks_kw_source.
  */
-const TF = sql`(length(highlight(chunks_fts, 0, char(1), '')) - length(c.text))`;
+const TF = sql`(length(highlight(chunks_kw, 0, char(1), '')) - length(chunks_kw.text))`;
 
 /**
- * The tenant's visible chunks that MATCH a phrase: FROM (VISIBLE_MATCHES) and WHERE
- * (visibleMatch). CROSS JOIN pins FTS5 as the outer loop (SQLite may otherwise scan the
- * tenant's chunks and re-run the MATCH for each one), which also lets
- * `ORDER BY chunks_fts.rowid` stream without a sort.
+ * The tenant-qualified FTS5 phrase for one query term: "<tag>x<term>", the tag read from
+ * keyword_tenants in the same statement (a tenant that never had a chunk has none: tag 0
+ * is never given out, so its phrase matches nothing). The term is a plain string inside
+ * the quotes (doubled quotes escaped), never FTS5 syntax.
  */
-const VISIBLE_MATCHES = sql`chunks_fts
-  CROSS JOIN ${chunks} c ON c.seq = chunks_fts.rowid
+function tenantPhrase(term: string, tenantId: string): SQL {
+  const quoted = term.replace(/"/g, '""');
+  return sql`('"' || ifnull((SELECT tag FROM keyword_tenants WHERE tenant_id = ${tenantId}), 0) || 'x' || ${quoted} || '"')`;
+}
+
+/**
+ * The tenant's visible chunks that MATCH a term: FROM (VISIBLE_MATCHES) and WHERE
+ * (visibleMatch). CROSS JOIN pins FTS5 as the outer loop, which also lets
+ * `ORDER BY chunks_kw.rowid` stream without a sort. The index holds only visible chunks;
+ * the join re-checks tenant and version anyway and carries the caller's filter.
+ */
+const VISIBLE_MATCHES = sql`chunks_kw
+  CROSS JOIN ${chunks} c ON c.seq = chunks_kw.rowid
   CROSS JOIN ${documents} ON ${documents.id} = c.document_id AND ${documents.tenantId} = c.tenant_id`;
 
-function visibleMatch(phrase: string, tenantId: string): SQL {
-  return sql`chunks_fts MATCH ${phrase} AND c.tenant_id = ${tenantId} AND ${documents.tenantId} = ${tenantId} AND c.version = ${documents.version}`;
+/** The tenant's indexed chunks that MATCH a term, without the documents join (see postings). */
+const INDEXED_MATCHES = sql`chunks_kw CROSS JOIN ${chunks} c ON c.seq = chunks_kw.rowid`;
+
+function indexedMatch(term: string, tenantId: string): SQL {
+  return sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)} AND c.tenant_id = ${tenantId}`;
+}
+
+function visibleMatch(term: string, tenantId: string): SQL {
+  return sql`chunks_kw MATCH ${tenantPhrase(term, tenantId)} AND c.tenant_id = ${tenantId} AND ${documents.tenantId} = ${tenantId} AND c.version = ${documents.version}`;
 }

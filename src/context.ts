@@ -10,7 +10,8 @@ import { TenantScope } from './db/tenant-scope';
 import type { AppEnv, Config, PlanLimits } from './env';
 import { AppError } from './lib/errors';
 import type { Logger } from './lib/log';
-import type { AdmitResult, GuardClient } from './objects/guard-types';
+import type { AdmitResult, GuardClient, UsageSnapshot } from './objects/guard-types';
+import { limitsOf } from './objects/admission-rules';
 import { buildServices, type Services } from './services';
 
 export interface RequestContext {
@@ -23,6 +24,8 @@ export interface RequestContext {
   limits: PlanLimits | null;
   guard: GuardClient | null;
   rateLimit: AdmitResult | null;
+  /** The tenant's usage as the guard answered it at admission (null without the guard). */
+  usageAtAdmission: UsageSnapshot | null;
   platform: PlatformStore;
   services: Services;
   log: Logger;
@@ -36,13 +39,7 @@ export interface GraphQLContext {
 
 /** Plan limits merged with the tenant's own overrides (set by platform admins). */
 export function effectiveLimits(config: Config, tenant: TenantRow): PlanLimits {
-  let overrides: Partial<PlanLimits> = {};
-  try {
-    overrides = JSON.parse(tenant.limits) as Partial<PlanLimits>;
-  } catch {
-    overrides = {};
-  }
-  return { ...config.plans[tenant.plan], ...overrides };
+  return limitsOf(config.plans, tenant);
 }
 
 export interface ContextInput {
@@ -52,8 +49,11 @@ export interface ContextInput {
   requestId: string;
   principal: Principal;
   tenant: TenantRow | null;
+  /** The tenant's effective limits as admission computed them (null without a tenant). */
+  limits: PlanLimits | null;
   guard: GuardClient | null;
   rateLimit: AdmitResult | null;
+  usage?: UsageSnapshot | null;
   log: Logger;
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -61,7 +61,7 @@ export interface ContextInput {
 export function createRequestContext(input: ContextInput): RequestContext {
   const { env, db, config, tenant, principal, requestId } = input;
   const scope = tenant ? new TenantScope(db, tenant, principal, requestId) : null;
-  const limits = tenant ? effectiveLimits(config, tenant) : null;
+  const limits = input.limits ?? (tenant ? effectiveLimits(config, tenant) : null);
   return {
     requestId,
     config,
@@ -71,6 +71,7 @@ export function createRequestContext(input: ContextInput): RequestContext {
     limits,
     guard: input.guard,
     rateLimit: input.rateLimit,
+    usageAtAdmission: input.usage ?? null,
     platform: new PlatformStore(db),
     services: buildServices({ env, config, scope, guard: input.guard, limits, log: input.log, waitUntil: input.waitUntil }),
     log: input.log,

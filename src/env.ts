@@ -7,6 +7,8 @@
 export interface AppEnv extends Env {
   /** Present only in the production environment (see wrangler.toml [env.production]). */
   VECTORIZE?: VectorizeIndex;
+  /** "true" only under `npm run bench:pipeline` (`--var`): D1 statements are counted (src/lib/d1-counter.ts). */
+  D1_QUERY_COUNT?: string;
 }
 
 export type Plan = 'free' | 'starter' | 'pro' | 'enterprise';

@@ -8,15 +8,32 @@ import { loadConfig, type AppEnv } from './env';
 import { graphiql, wantsGraphiQL } from './http/graphiql';
 import { health } from './http/health';
 import { handleGraphQL } from './http/pipeline';
+import { countingD1, isolateD1Counter } from './lib/d1-counter';
 import { consumeIngestBatch } from './rag/ingest-consumer';
 import { ingestConsumerDeps } from './services';
 
 export { TenantGuard } from './objects/tenant-guard';
 export { LocalVectorIndex } from './objects/local-vector-index';
 
+const counted = new WeakMap<AppEnv, AppEnv>();
+
+/** `env` with its DB counted into isolateD1Counter (one wrapper per env object). */
+function countedEnv(env: AppEnv): AppEnv {
+  let e = counted.get(env);
+  if (!e) {
+    e = { ...env, DB: countingD1(env.DB, isolateD1Counter) };
+    counted.set(env, e);
+  }
+  return e;
+}
+
 export default {
-  async fetch(request, env, ctx): Promise<Response> {
+  async fetch(request, rawEnv, ctx): Promise<Response> {
+    // D1_QUERY_COUNT=true (npm run bench:pipeline only): count D1 statements, readable at /__bench/d1.
+    const counting = rawEnv.D1_QUERY_COUNT === 'true';
+    const env = counting ? countedEnv(rawEnv) : rawEnv;
     const url = new URL(request.url);
+    if (counting && url.pathname === '/__bench/d1') return Response.json(isolateD1Counter);
     if (url.pathname === '/healthz') return health(env);
     if (url.pathname === '/graphql') {
       if (wantsGraphiQL(request)) {

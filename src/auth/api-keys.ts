@@ -2,10 +2,7 @@
  * API keys (DESIGN §4): `erk_<prefix>_<secret>`. Only the prefix (lookup handle) and the
  * SHA-256 of the secret are stored; the full key is shown once, at creation.
  */
-import type { ApiKeyRow } from '../db/schema';
-import { AppError } from '../lib/errors';
 import { randomToken, sha256Hex, toBase64Url } from '../lib/ids';
-import type { ApiKeyScope, Principal } from './principal';
 
 const KEY_RE = /^erk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -38,30 +35,13 @@ async function digestsEqual(a: string, b: string): Promise<boolean> {
   return (crypto.subtle as unknown as { timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean }).timingSafeEqual(x, y);
 }
 
-/** Checks a presented secret against the stored row; throws UNAUTHENTICATED on any mismatch. */
-export async function verifyApiKey(row: ApiKeyRow | null, secret: string, now = new Date()): Promise<Principal> {
-  // Hash even when the row is missing so a bad prefix costs the same as a bad secret.
+/**
+ * Whether `secret` hashes to `storedHash`, compared in constant time. Hashes even when there
+ * is no stored hash, so an unknown prefix costs the same as a wrong secret.
+ */
+export async function secretMatches(storedHash: string | null, secret: string): Promise<boolean> {
   const presented = await sha256Hex(secret);
-  const ok = row ? await digestsEqual(presented, row.secretHash) : false;
-  if (!row || !ok) throw new AppError('UNAUTHENTICATED', 'API key is invalid');
-  if (row.revokedAt) throw new AppError('UNAUTHENTICATED', 'API key has been revoked');
-  if (row.expiresAt && Date.parse(row.expiresAt) <= now.getTime()) {
-    throw new AppError('UNAUTHENTICATED', 'API key has expired');
-  }
-  const scopes = JSON.parse(row.scopes) as ApiKeyScope[];
-  return {
-    kind: 'apiKey',
-    tenantRef: row.tenantId,
-    userId: null,
-    apiKeyId: row.id,
-    // Keys act as members; the admin scope lifts them to admin (key and settings management).
-    role: scopes.includes('admin') ? 'admin' : 'member',
-    scopes,
-    platformAdmin: false,
-    rateLimitPerMinute: row.rateLimitPerMinute,
-    collectionIds: storedIdList(row.collectionIds),
-    agentIds: storedIdList(row.agentIds),
-  };
+  return storedHash ? digestsEqual(presented, storedHash) : false;
 }
 
 /**

@@ -23,6 +23,18 @@ function jwksFor(url: string): JWTVerifyGetKey {
   return set;
 }
 
+// The HS256 key imported once per isolate (jose imports a raw secret on every verify otherwise).
+const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+function hmacKeyFor(secret: Uint8Array): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 const unauthenticated = (why: string) => new AppError('UNAUTHENTICATED', why);
 
 /** Verifies a compact JWT and maps its claims to a Principal. Throws UNAUTHENTICATED. */
@@ -37,7 +49,7 @@ export async function verifyJwt(token: string, config: Config): Promise<Principa
   let payload: JWTPayload;
   try {
     if (header.alg === 'HS256' && config.jwt.secret) {
-      ({ payload } = await jwtVerify(token, config.jwt.secret, { ...common, algorithms: ['HS256'] }));
+      ({ payload } = await jwtVerify(token, await hmacKeyFor(config.jwt.secret), { ...common, algorithms: ['HS256'] }));
     } else if ((header.alg === 'RS256' || header.alg === 'ES256') && config.jwt.jwksUrl) {
       ({ payload } = await jwtVerify(token, jwksFor(config.jwt.jwksUrl), {
         ...common,

@@ -64,6 +64,31 @@ export class PlatformStore {
     return row?.tenant ?? null;
   }
 
+  /** Ids only (immutable mappings the isolate caches, src/auth/directory.ts). */
+  async tenantIdByRef(ref: string): Promise<string | null> {
+    const row = await this.db.select({ id: tenants.id }).from(tenants).where(or(eq(tenants.id, ref), eq(tenants.slug, ref.toLowerCase()))).get();
+    return row?.id ?? null;
+  }
+
+  async tenantIdBySlug(slug: string): Promise<string | null> {
+    return (await this.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.slug, slug.toLowerCase())).get())?.id ?? null;
+  }
+
+  async tenantIdByDomain(domain: string): Promise<string | null> {
+    const row = await this.db.select({ id: tenantDomains.tenantId }).from(tenantDomains).where(eq(tenantDomains.domain, domain.toLowerCase())).get();
+    return row?.id ?? null;
+  }
+
+  /** The immutable part of a key: which key, whose, and the hash its secret must match. */
+  async apiKeyIdentity(prefix: string): Promise<{ id: string; tenantId: string; secretHash: string } | null> {
+    const row = await this.db
+      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, secretHash: apiKeys.secretHash })
+      .from(apiKeys)
+      .where(eq(apiKeys.prefix, prefix))
+      .get();
+    return row ?? null;
+  }
+
   async apiKeyByPrefix(prefix: string): Promise<ApiKeyRow | null> {
     return (await this.db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)).get()) ?? null;
   }

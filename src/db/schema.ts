@@ -35,7 +35,10 @@ export const tenantDomains = sqliteTable('tenant_domains', {
   createdAt: text('created_at').notNull().default(now),
 });
 
-/** Users are global identities (JWT `sub`); what they may do is per tenant (memberships). */
+/**
+ * Legacy global profiles keyed by JWT `sub` alone (one tenant's "hank" is not another's).
+ * Since migration 0006 nothing reads or writes it: profiles live on the membership.
+ */
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   email: text('email'),
@@ -51,6 +54,9 @@ export const memberships = sqliteTable(
     role: text('role', { enum: ['owner', 'admin', 'member', 'viewer'] }).notNull(),
     createdAt: text('created_at').notNull().default(now),
     lastSeenAt: text('last_seen_at'),
+    /** Profile of this user in this tenant (migration 0006); never shared across tenants. */
+    email: text('email'),
+    name: text('name'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.userId] })],
 );

@@ -11,6 +11,8 @@ import {
   type AdmitRequest,
   type AdmitResult,
   type GuardClient,
+  type GateRequest,
+  type GateResult,
   type GuardDirectory,
   type AgentUsageSnapshot,
   type QuotaCheck,
@@ -80,12 +82,36 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
     },
     usage: () => call('usage', () => guard().usage(tenantId) as Promise<UsageSnapshot>, true),
     agentUsage: (agentIds: string[]) => call('agentUsage', () => guard().agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
+    // Not retried: a gate may have consumed tokens before the error.
+    gate: (req: GateRequest) => call('gate', () => guard().gate(tenantId, req) as Promise<GateResult>, false),
+    // A retried begin leaves at most an extra pending token, which only makes admission read D1 until it expires.
+    beginChange: () => call('beginChange', () => guard().beginChange(tenantId), true),
+    commitChange: (token: string) => call('commitChange', () => guard().commitChange(tenantId, token), true),
+    allowedOrigins: () => call('allowedOrigins', () => guard().allowedOrigins(tenantId), true),
+    flushActivity: () => call('flushActivity', () => guard().flushActivity(tenantId), true),
   };
 }
 
 /** Reaches any tenant's guard; for platform administration (reading another tenant's usage). */
 export function guardDirectory(ns: DurableObjectNamespace<TenantGuard>, log?: Logger): GuardDirectory {
   return { forTenant: (tenantId) => guardClient(ns, tenantId, log) };
+}
+
+/**
+ * Runs `write` (the D1 change of something admission reads: status, plan, limits, settings,
+ * a key's revocation) bracketed by the tenant guard's beginChange / commitChange (DESIGN §5).
+ * If the guard cannot be told first, nothing is written (UPSTREAM_UNAVAILABLE). A lost
+ * commit leaves the guard reading D1 per request until the change expires: never stale.
+ */
+export async function changeAdmission<T>(guard: GuardClient, write: () => Promise<T>, log?: Logger): Promise<T> {
+  const token = await guard.beginChange();
+  try {
+    return await write();
+  } finally {
+    await guard.commitChange(token).catch((err: unknown) => {
+      (log ?? requestStore.getStore()?.log ?? createLogger('unknown')).warn('guard commitChange failed; the guard reads D1 until the change expires', errorDetail(err));
+    });
+  }
 }
 
 /** Seconds from `now` to the start of the next UTC calendar month (when monthly quotas reset). */

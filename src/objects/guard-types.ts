@@ -3,6 +3,9 @@
  * the per-tenant Durable Object, and what they get back. Kept apart from the object
  * so callers import no Durable Object code.
  */
+import type { Role } from '../auth/principal';
+import type { KeyGrant } from '../db/admission-store';
+import type { TenantRow } from '../db/schema';
 import type { PlanLimits } from '../env';
 
 export type QuotaName = 'requests' | 'asks' | 'embeddingTokens' | 'completionTokens' | 'documents' | 'storedBytes';
@@ -15,6 +18,12 @@ export const MONTHLY_QUOTAS: readonly QuotaName[] = ['requests', 'asks', 'embedd
  * reset time and frees up only by deleting or by an override, so clients are told to back off.
  */
 export const STANDING_RETRY_SECONDS = 3_600;
+
+/**
+ * Bookkeeping coalescing: a member's last_seen_at / a key's last_used_at is written to D1
+ * at most once per this window per user or key (and at once for a first sighting or a new role).
+ */
+export const ACTIVITY_COALESCE_MS = 5 * 60_000;
 
 /** The plan field that limits each quota (null in the limits = unlimited). */
 export const QUOTA_LIMIT_FIELD = {
@@ -33,6 +42,8 @@ export interface AdmitRequest {
   apiKey?: { id: string; perMinute: number } | null;
   /** Per-user bucket, when the caller is a user. */
   userId?: string | null;
+  /** Tokens to take from every bucket and requests to count (default 1). */
+  weight?: number;
 }
 
 /** One quota policy as the RateLimit headers describe it (IETF httpapi ratelimit-headers draft). */
@@ -124,9 +135,63 @@ export interface GuardClient {
   usage(): Promise<UsageSnapshot>;
   /** This month's figures of the given agents (zeros for an agent without asks yet). */
   agentUsage(agentIds: string[]): Promise<AgentUsageSnapshot[]>;
+  /** Checks the tenant and the key against the guard's admission record, then admits `weight`. */
+  gate(req: GateRequest): Promise<GateResult>;
+  /**
+   * Brackets a change of what admission reads (status, plan, limits, settings, a key's
+   * revocation) around its D1 write: `beginChange` makes the guard stop trusting its record
+   * (until `commitChange`, every admission reads D1), so no request is admitted on the old
+   * record once the write has landed, even if `commitChange` never arrives.
+   */
+  beginChange(): Promise<string>;
+  commitChange(token: string): Promise<void>;
+  /** The tenant's allowed CORS origins as the guard's record holds them (preflights). */
+  allowedOrigins(): Promise<string[]>;
+  /** Writes coalesced bookkeeping (members last seen, keys last used) to D1 now. */
+  flushActivity(): Promise<void>;
 }
 
 /** Reaches any tenant's guard (platform administration: another tenant's usage). */
 export interface GuardDirectory {
   forTenant(tenantId: string): GuardClient;
 }
+
+/** Who is asking, as far as the guard needs to know (the isolate has already checked the credential itself). */
+export type GateCredential =
+  | {
+      kind: 'user';
+      userId: string;
+      role: Role;
+      /** Record the user in `members` (false for a platform admin visiting a tenant). */
+      track: boolean;
+    }
+  | { kind: 'apiKey'; keyId: string };
+
+/** One request's admission: the guard checks the tenant and the key, then check-and-consumes `weight`. */
+export interface GateRequest {
+  credential: GateCredential;
+  /** The custom domain the request came on, if any: the tenant must still list it. */
+  domain: string | null;
+  /** Tokens and monthly requests this request costs: its operation's root fields, at least 1 (docs/guard.md). */
+  weight: number;
+}
+
+/** Why the guard refused before counting anything (the credential or the tenant, not a limit). */
+export interface GateDenial {
+  code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'TENANT_SUSPENDED';
+  message: string;
+}
+
+export type GateResult =
+  | {
+      ok: true;
+      /** The tenant as D1 holds it now (the guard's admission record). */
+      tenant: TenantRow;
+      key: KeyGrant | null;
+      /** Plan limits merged with the tenant's overrides. */
+      limits: PlanLimits;
+      admission: AdmitResult;
+      /** The month's usage right after this admission: `usage` needs no second guard call. */
+      usage: UsageSnapshot;
+    }
+  | ({ ok: false } & GateDenial);

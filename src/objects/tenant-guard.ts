@@ -16,14 +16,23 @@
  * guessing a limit — the guard fails closed.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { PlanLimits } from '../env';
+import { loadAdmissionRecord, loadKeyGrant, type AdmissionRecord, type KeyGrant } from '../db/admission-store';
+import { databaseFor, type Database } from '../db/client';
+import { parseSettings } from '../db/repositories/tenant';
+import { loadConfig, type AppEnv, type PlanLimits } from '../env';
+import { countingD1, isolateD1Counter, type QueryCounter } from '../lib/d1-counter';
+import { judgeKey, judgeTenant, limitsOf } from './admission-rules';
 import {
+  ACTIVITY_COALESCE_MS,
   MONTHLY_QUOTAS,
   QUOTA_LIMIT_FIELD,
   STANDING_RETRY_SECONDS,
   type AdmitRequest,
   type AdmitResult,
   type AgentUsageSnapshot,
+  type GateCredential,
+  type GateRequest,
+  type GateResult,
   type PolicyState,
   type QuotaCheck,
   type QuotaName,
@@ -36,6 +45,14 @@ import {
 export const FLUSH_INTERVAL_MS = 30_000;
 /** Token buckets refill their whole capacity over one window ("per minute" limits). */
 const WINDOW_MS = 60_000;
+/** Activity written and not seen again for this long is forgotten (bounded memory). */
+const ACTIVITY_FORGET_MS = 24 * 60 * 60_000;
+/**
+ * A change (beginChange) whose commit never came (the Worker died between its D1 write and
+ * commitChange) stops counting after this long: every D1 write of the change has finished
+ * or failed by then (D1 ends a query or batch after 30 s). Until then, admission reads D1.
+ */
+export const PENDING_CHANGE_MAX_MS = 5 * 60_000;
 
 type Counter = QuotaName | 'promptTokens' | 'rateLimited';
 const COLUMNS: Record<Counter, string> = {
@@ -106,6 +123,19 @@ function quotaLimit(limits: PlanLimits, quota: QuotaName): number | null {
   return v;
 }
 
+/** Last activity of a user or key in this tenant, and what D1 already holds of it. */
+interface Activity {
+  kind: 'user' | 'key';
+  id: string;
+  role: string | null;
+  seenAt: number;
+  writtenAt: number | null;
+  writtenRole: string | null;
+}
+
+/** Due for a D1 write: never written, a new role, or the coalescing window has passed. */
+const activityDue = (a: Activity) => a.writtenAt === null || a.role !== a.writtenRole || a.seenAt - a.writtenAt >= ACTIVITY_COALESCE_MS;
+
 interface Level {
   name: string;
   key: string;
@@ -124,13 +154,33 @@ export class TenantGuard extends DurableObject<Env> {
   private tenantId: string | null = null;
   private readonly periods = new Map<string, PeriodState>();
   private cur: PeriodState | null = null;
+  /** The current month's bounds (ms), once known: current() needs no date arithmetic inside them. */
+  private curStarts = 0;
+  private curEnds = 0;
   private readonly buckets = new Map<string, Bucket>();
   /** The alarm time we know is set (wall clock), so the hot path never has to ask storage. */
   private alarmAt: number | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
+  // Admission record (memory only: an evicted object rebuilds it from D1, the source of truth).
+  /** Bumped by every beginChange / commitChange: a record loaded under an older generation is never kept. */
+  private generation = 0;
+  private held: { generation: number; record: AdmissionRecord | null; keys: Map<string, KeyGrant | null>; limits: PlanLimits | null } | null = null;
+  private loading: { generation: number; promise: Promise<AdmissionRecord | null> } | null = null;
+  /** Changes begun and not committed (token → wall-clock start); persisted so eviction cannot forget one. */
+  private readonly pending = new Map<string, number>();
+  private readonly activity = new Map<string, Activity>();
+  /** D1 statements this object prepared (tests read it: a warm admission makes none). */
+  readonly d1: QueryCounter = { queries: 0 };
+  private readonly db: Database;
+  /** The D1 binding, counted; raw statements (the flushes) and drizzle (the record) both go through it. */
+  private readonly d1db: D1Database;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    const counters = (env as AppEnv).D1_QUERY_COUNT === 'true' ? [this.d1, isolateD1Counter] : [this.d1];
+    this.d1db = countingD1(env.DB, ...counters);
+    this.db = databaseFor(this.d1db);
     // Only initialisation blocks; requests run without it.
     void ctx.blockConcurrencyWhile(() => this.load());
   }
@@ -148,6 +198,18 @@ export class TenantGuard extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS agent_usage (period TEXT NOT NULL, agent_id TEXT NOT NULL, asks INTEGER NOT NULL DEFAULT 0,
        prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (period, agent_id))`,
     );
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS activity (k TEXT PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL, role TEXT,
+       seen_at INTEGER NOT NULL, written_at INTEGER, written_role TEXT)`,
+    );
+    for (const row of sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'pending'")) {
+      for (const [token, since] of Object.entries(JSON.parse(row.v) as Record<string, number>)) this.pending.set(token, since);
+    }
+    for (const r of sql.exec<{ k: string; kind: 'user' | 'key'; id: string; role: string | null; seen_at: number; written_at: number | null; written_role: string | null }>(
+      'SELECT * FROM activity',
+    )) {
+      this.activity.set(r.k, { kind: r.kind, id: r.id, role: r.role, seenAt: r.seen_at, writtenAt: r.written_at, writtenRole: r.written_role });
+    }
 
     for (const row of sql.exec<{ k: string; v: string }>("SELECT k, v FROM meta WHERE k = 'tenant'")) this.tenantId = row.v;
     for (const row of sql.exec<Record<string, number | string>>('SELECT * FROM periods ORDER BY period')) {
@@ -174,9 +236,47 @@ export class TenantGuard extends DurableObject<Env> {
    */
   async admit(tenantId: string, req: AdmitRequest): Promise<AdmitResult> {
     this.bind(tenantId);
+    return this.admitNow(req, this.clock());
+  }
+
+  /**
+   * One request's admission against the record this object holds (DESIGN §5 "the hot
+   * path"): the key (exists in this tenant, not revoked, not expired), the tenant (exists,
+   * owns the custom domain, not suspended or cancelled, trial not over), then
+   * check-and-consume of `weight` tokens. Answers the tenant row, the key's grant and the
+   * effective limits with it, so a warm request needs nothing from D1. Awaits happen only
+   * while the record or a key is (re)loaded, before any bucket is read; check-and-consume
+   * itself runs without an await, so bursts stay exact.
+   */
+  async gate(tenantId: string, req: GateRequest): Promise<GateResult> {
+    this.bind(tenantId);
+    const weight = req.weight;
+    if (!Number.isInteger(weight) || weight < 1) throw new TypeError(`weight must be an integer >= 1 (got ${String(weight)})`);
+    const { record, keys, limits } = await this.admissionRecord();
+    let key: KeyGrant | null = null;
+    if (req.credential.kind === 'apiKey') {
+      key = await this.keyGrant(keys, req.credential.keyId);
+      const denied = judgeKey(key, tenantId, this.clock());
+      if (denied) return { ok: false, ...denied };
+    }
+    const denied = judgeTenant(record, req.domain, this.clock());
+    if (denied || !record || !limits) return { ok: false, ...(denied ?? { code: 'UNAUTHENTICATED', message: 'The credential names no known tenant' }) };
+
     const now = this.clock();
+    const userId = req.credential.kind === 'user' ? req.credential.userId : null;
+    const admission = this.admitNow(
+      { limits, apiKey: key?.rateLimitPerMinute ? { id: key.id, perMinute: key.rateLimitPerMinute } : null, userId, weight },
+      now,
+    );
+    if (admission.allowed) this.noteActivity(req.credential, now);
+    return { ok: true, tenant: record.tenant, key, limits, admission, usage: this.snapshot(now) };
+  }
+
+  private admitNow(req: AdmitRequest, now: number): AdmitResult {
     const cur = this.current(now);
     const { limits } = req;
+    const weight = req.weight ?? 1;
+    if (!Number.isInteger(weight) || weight < 1) throw new TypeError(`weight must be an integer >= 1 (got ${String(weight)})`);
 
     const levels: Level[] = [{ name: 'tenant', key: 'tenant', cap: perMinute(limits.requestsPerMinute, 'limits.requestsPerMinute'), tokens: 0 }];
     if (req.apiKey) levels.push({ name: 'key', key: `key:${req.apiKey.id}`, cap: perMinute(req.apiKey.perMinute, 'apiKey.perMinute'), tokens: 0 });
@@ -186,16 +286,21 @@ export class TenantGuard extends DurableObject<Env> {
     for (const l of levels) l.tokens = refill(this.buckets.get(l.key), l.cap, now);
 
     const monthly = quotaLimit(limits, 'requests');
-    const quotaOk = monthly === null || cur.requests + 1 <= monthly;
-    const blocked = levels.filter((l) => l.tokens < 1);
+    const quotaOk = monthly === null || cur.requests + weight <= monthly;
+    const blocked = levels.filter((l) => l.tokens < weight);
     const allowed = quotaOk && blocked.length === 0;
 
     if (allowed) {
       for (const l of levels) {
-        l.tokens -= 1;
-        this.saveBucket(l.key, { tokens: l.tokens, at: now });
+        l.tokens -= weight;
+        this.buckets.set(l.key, { tokens: l.tokens, at: now });
       }
-      this.add(cur, { requests: 1 });
+      // One statement for all levels: the hot path's storage work is one bucket write and one period write.
+      this.ctx.storage.sql.exec(
+        `INSERT OR REPLACE INTO buckets (name, tokens, at) VALUES ${levels.map(() => '(?, ?, ?)').join(', ')}`,
+        ...levels.flatMap((l) => [l.key, l.tokens, now]),
+      );
+      this.add(cur, { requests: weight });
     } else {
       this.add(cur, { rateLimited: 1 });
     }
@@ -225,7 +330,7 @@ export class TenantGuard extends DurableObject<Env> {
       retryAfterSeconds = toNextMonth;
     } else if (blocked.length) {
       // The request may go again once every blocked bucket holds a token: wait for the slowest.
-      const waits = blocked.map((l) => ({ l, wait: ((1 - l.tokens) * WINDOW_MS) / l.cap / 1000 }));
+      const waits = blocked.map((l) => ({ l, wait: ((weight - l.tokens) * WINDOW_MS) / l.cap / 1000 }));
       const slowest = waits.reduce((a, b) => (b.wait > a.wait ? b : a));
       decider = policies[levels.indexOf(slowest.l)]!;
       retryAfterSeconds = slowest.wait;
@@ -304,7 +409,11 @@ export class TenantGuard extends DurableObject<Env> {
   /** The live figures of the current month. */
   async usage(tenantId: string): Promise<UsageSnapshot> {
     this.bind(tenantId);
-    const cur = this.current(this.clock());
+    return this.snapshot(this.clock());
+  }
+
+  private snapshot(now: number): UsageSnapshot {
+    const cur = this.current(now);
     return {
       period: cur.period,
       requests: cur.requests,
@@ -316,6 +425,42 @@ export class TenantGuard extends DurableObject<Env> {
       storedBytes: cur.storedBytes,
       rateLimited: cur.rateLimited,
     };
+  }
+
+  /**
+   * A change of what admission reads is about to be written to D1: from now until
+   * commitChange (or PENDING_CHANGE_MAX_MS), the record is not trusted and every admission
+   * reads D1, so a request after the write can never be admitted on the old record, even if
+   * the commit is lost. Returns the token commitChange takes.
+   */
+  async beginChange(tenantId: string): Promise<string> {
+    this.bind(tenantId);
+    const token = crypto.randomUUID();
+    this.pending.set(token, Date.now());
+    this.savePending();
+    this.invalidate();
+    return token;
+  }
+
+  /** The change's D1 write has finished (or failed): the next admission rebuilds the record from D1. */
+  async commitChange(tenantId: string, token: string): Promise<void> {
+    this.bind(tenantId);
+    this.pending.delete(token);
+    this.savePending();
+    this.invalidate();
+  }
+
+  /** The tenant's allowed CORS origins (tenant settings), for preflights; [] for an unknown tenant. */
+  async allowedOrigins(tenantId: string): Promise<string[]> {
+    this.bind(tenantId);
+    const { record } = await this.admissionRecord();
+    return record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
+  }
+
+  /** Writes due bookkeeping (and usage) to D1 now, e.g. before `members` lists last-seen times. */
+  async flushActivity(tenantId: string): Promise<void> {
+    this.bind(tenantId);
+    await this.flush();
   }
 
   /** The alarm flushes; the runtime retries it if the flush throws (alarms run at least once). */
@@ -344,7 +489,7 @@ export class TenantGuard extends DurableObject<Env> {
     if (this.tenantId && this.cur) this.current(now); // a month that ended without traffic still rolls over
     const pending = [...this.periods.values()].filter((p) => p.version > p.flushed).map((p) => ({ ...p }));
     if (pending.length && this.tenantId && !this.tenantId.startsWith('__')) {
-      const stmt = this.env.DB.prepare(
+      const stmt = this.d1db.prepare(
         `INSERT INTO usage (tenant_id, period, ${COUNTERS.map((c) => COLUMNS[c]).join(', ')}, updated_at)
          VALUES (${Array.from({ length: COUNTERS.length + 3 }, (_, i) => `?${i + 1}`).join(', ')})
          ON CONFLICT (tenant_id, period) DO UPDATE SET ${COUNTERS.map((c) => `${COLUMNS[c]} = excluded.${COLUMNS[c]}`).join(', ')},
@@ -353,8 +498,9 @@ export class TenantGuard extends DurableObject<Env> {
       const at = new Date().toISOString();
       const tenantId = this.tenantId;
       // The snapshot above is what gets written; changes made while D1 answers stay dirty.
-      await this.env.DB.batch(pending.map((p) => stmt.bind(tenantId, p.period, ...COUNTERS.map((c) => p[c]), at)));
+      await this.d1db.batch(pending.map((p) => stmt.bind(tenantId, p.period, ...COUNTERS.map((c) => p[c]), at)));
     }
+    await this.flushActivityOnce(now);
     for (const snap of pending) {
       const p = this.periods.get(snap.period);
       if (!p) continue;
@@ -390,9 +536,15 @@ export class TenantGuard extends DurableObject<Env> {
 
   /** The current month's state, rolling over when the clock has entered a new month. */
   private current(now: number): PeriodState {
+    // Inside the current month (the common case), no date arithmetic at all.
+    if (this.cur && now < this.curEnds && now >= this.curStarts) return this.cur;
     const period = periodOf(now);
     const prev = this.cur;
-    if (prev && period <= prev.period) return prev;
+    if (prev && period <= prev.period) {
+      if (period === prev.period) [this.curStarts, this.curEnds] = [monthStart(now), nextMonthStart(now)];
+      return prev;
+    }
+    [this.curStarts, this.curEnds] = [monthStart(now), nextMonthStart(now)];
     const next = { period, version: prev ? 1 : 0, flushed: 0 } as PeriodState;
     for (const c of COUNTERS) next[c] = prev && CARRIED.includes(c) ? prev[c] : 0;
     this.periods.set(period, next);
@@ -445,14 +597,141 @@ export class TenantGuard extends DurableObject<Env> {
     );
   }
 
-  private saveBucket(key: string, b: Bucket): void {
-    this.buckets.set(key, b);
-    this.ctx.storage.sql.exec('INSERT OR REPLACE INTO buckets (name, tokens, at) VALUES (?, ?, ?)', key, b.tokens, b.at);
-  }
-
   private isDirty(): boolean {
     for (const p of this.periods.values()) if (p.version > p.flushed) return true;
+    for (const a of this.activity.values()) if (activityDue(a)) return true;
     return false;
+  }
+
+  // ---------------------------------------------------------------- admission record
+
+  /** The record, loaded from D1 when missing, invalidated or while a change is pending (then not kept). */
+  private async admissionRecord(): Promise<{ record: AdmissionRecord | null; keys: Map<string, KeyGrant | null>; limits: PlanLimits | null }> {
+    if (this.pending.size) this.expirePending(Date.now());
+    if (this.pending.size === 0 && this.held && this.held.generation === this.generation) return this.held;
+    const generation = this.generation;
+    let load = this.loading?.generation === generation ? this.loading.promise : null;
+    if (!load) {
+      load = loadAdmissionRecord(this.db, this.tenantId!);
+      this.loading = { generation, promise: load };
+      const done = () => {
+        if (this.loading?.promise === load) this.loading = null;
+      };
+      load.then(done, done);
+    }
+    const value = await load;
+    // Kept only if nothing changed while D1 answered and no change is in flight.
+    if (generation === this.generation && this.pending.size === 0 && this.held?.generation === generation) return this.held;
+    // Plan tables merged with the tenant's overrides once per record, not per request.
+    const held = { generation, record: value, keys: new Map<string, KeyGrant | null>(), limits: value ? limitsOf(loadConfig(this.env).plans, value.tenant) : null };
+    if (generation === this.generation && this.pending.size === 0) this.held = held;
+    return held;
+  }
+
+  /** A key's grant: from the record, or loaded once from D1 into it (a key created after the record was built). */
+  private async keyGrant(keys: Map<string, KeyGrant | null>, keyId: string): Promise<KeyGrant | null> {
+    if (keys.has(keyId)) return keys.get(keyId) ?? null;
+    const generation = this.generation;
+    const grant = await loadKeyGrant(this.db, this.tenantId!, keyId);
+    // A revocation that began while D1 answered must not be overwritten by this older read.
+    if (generation === this.generation) keys.set(keyId, grant);
+    return grant;
+  }
+
+  private invalidate(): void {
+    this.generation += 1;
+    this.held = null;
+  }
+
+  private expirePending(now: number): void {
+    let changed = false;
+    for (const [token, since] of this.pending) {
+      if (now - since > PENDING_CHANGE_MAX_MS) {
+        this.pending.delete(token);
+        changed = true;
+      }
+    }
+    if (changed) {
+      this.savePending();
+      this.invalidate();
+    }
+  }
+
+  private savePending(): void {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('pending', ?)", JSON.stringify(Object.fromEntries(this.pending)));
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  /**
+   * Remembers that a user or key acted (members.last_seen_at, api_keys.last_used_at). Storage
+   * is written only when the entry becomes due, so a busy user costs one DO write per
+   * coalescing window, and D1 one write per window at the next flush.
+   */
+  private noteActivity(cred: GateCredential, now: number): void {
+    if (cred.kind === 'user' && !cred.track) return;
+    const kind = cred.kind === 'user' ? 'user' : 'key';
+    const id = cred.kind === 'user' ? cred.userId : cred.keyId;
+    const role = cred.kind === 'user' ? cred.role : null;
+    const k = `${kind}:${id}`;
+    let a = this.activity.get(k);
+    const wasDue = a ? activityDue(a) : false;
+    if (!a) {
+      a = { kind, id, role, seenAt: now, writtenAt: null, writtenRole: null };
+      this.activity.set(k, a);
+    } else {
+      a.seenAt = Math.max(a.seenAt, now);
+      if (role !== a.role) a.role = role;
+    }
+    if (!wasDue && activityDue(a)) {
+      this.saveActivity(k, a);
+      this.scheduleFlush(FLUSH_INTERVAL_MS);
+    }
+  }
+
+  private saveActivity(k: string, a: Activity): void {
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO activity (k, kind, id, role, seen_at, written_at, written_role) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      k, a.kind, a.id, a.role, a.seenAt, a.writtenAt, a.writtenRole,
+    );
+  }
+
+  /**
+   * Writes due activity to D1: membership upserts (role from the latest token, last_seen_at
+   * never moved back) and key last_used_at (never moved back), so a retried alarm rewrites
+   * the same values.
+   */
+  private async flushActivityOnce(now: number): Promise<void> {
+    const tenantId = this.tenantId;
+    if (!tenantId || tenantId.startsWith('__')) return;
+    const due = [...this.activity.entries()].filter(([, a]) => activityDue(a)).map(([k, a]) => ({ k, snap: { ...a } }));
+    if (due.length) {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const member = this.d1db.prepare(
+        `INSERT INTO memberships (tenant_id, user_id, role, last_seen_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role,
+         last_seen_at = max(coalesce(memberships.last_seen_at, ''), excluded.last_seen_at)`,
+      );
+      const key = this.d1db.prepare(
+        `UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ''), ?1) WHERE id = ?2 AND tenant_id = ?3`,
+      );
+      await this.d1db.batch(
+        due.map(({ snap }) => (snap.kind === 'user' ? member.bind(tenantId, snap.id, snap.role, iso(snap.seenAt)) : key.bind(iso(snap.seenAt), snap.id, tenantId))),
+      );
+      for (const { k, snap } of due) {
+        const a = this.activity.get(k);
+        if (!a) continue;
+        a.writtenAt = snap.seenAt;
+        a.writtenRole = snap.role;
+        this.saveActivity(k, a);
+      }
+    }
+    for (const [k, a] of this.activity) {
+      if (!activityDue(a) && now - a.seenAt > ACTIVITY_FORGET_MS) {
+        this.activity.delete(k);
+        this.ctx.storage.sql.exec('DELETE FROM activity WHERE k = ?', k);
+      }
+    }
   }
 
   /** Makes sure an alarm fires within `delayMs` (wall clock); an earlier alarm already set is kept. */

@@ -1,8 +1,10 @@
 /** Platform administration (platform_admin only) and the tenant's audit log. */
+import { directory } from '../auth/directory';
 import type { AuditRow } from '../db/schema';
 import { limitProblem } from '../env';
 import { AppError } from '../lib/errors';
 import { pageSize } from '../lib/pagination';
+import { changeAdmission } from '../objects/guard-client';
 import { allow, requirePlatformAdmin } from './access';
 import { builder } from './builder';
 import { connectionType, toConnection } from './connection';
@@ -87,7 +89,11 @@ builder.mutationFields((t) => ({
         { slug: input.slug, name: input.name, plan: lower(input.plan ?? 'FREE'), region: input.region ?? null },
         `platform:${app.principal.userId}`,
         app.requestId,
-      );
+      ).then((row) => {
+        // This isolate may remember the slug as unknown (negative cache): not once it exists.
+        directory.forgetMisses(row.slug);
+        return row;
+      });
     },
   }),
   updateTenant: t.field({
@@ -103,7 +109,8 @@ builder.mutationFields((t) => ({
         const problem = limitProblem(k, v);
         if (problem) throw new AppError('BAD_USER_INPUT', `limits: ${problem}`, { field: `limits.${k}` });
       }
-      return app.platform.updateTenant(
+      // Status, plan and limits are the guard's admission record: bracket the write.
+      return changeAdmission(app.services.guards.forTenant(String(id)), () => app.platform.updateTenant(
         String(id),
         {
           name: input.name ?? null,
@@ -114,7 +121,7 @@ builder.mutationFields((t) => ({
         },
         `platform:${app.principal.userId}`,
         app.requestId,
-      );
+      ));
     },
   }),
 }));

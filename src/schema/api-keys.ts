@@ -2,6 +2,7 @@ import { storedIdList } from '../auth/api-keys';
 import type { ApiKeyScope } from '../auth/principal';
 import { optionalIdList } from '../lib/input';
 import type { ApiKeyRow } from '../db/schema';
+import { changeAdmission } from '../objects/guard-client';
 import { allow } from './access';
 import { builder } from './builder';
 import { ApiKeyScopeEnum, lower, upper } from './enums';
@@ -49,7 +50,15 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
 });
 
 builder.queryFields((t) => ({
-  apiKeys: t.field({ type: [ApiKey], resolve: (_r, _a, ctx) => allow(ctx, 'admin', 'admin').apiKeys.list() }),
+  apiKeys: t.field({
+    type: [ApiKey],
+    resolve: async (_r, _a, ctx) => {
+      const scope = allow(ctx, 'admin', 'admin');
+      // last_used_at is coalesced in the guard: write what it holds first.
+      await ctx.app.services.guards.forTenant(scope.tenantId).flushActivity();
+      return scope.apiKeys.list();
+    },
+  }),
 }));
 
 builder.mutationFields((t) => ({
@@ -72,6 +81,10 @@ builder.mutationFields((t) => ({
   revokeApiKey: t.field({
     type: ApiKey,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_r, { id }, ctx) => allow(ctx, 'admin', 'admin').apiKeys.revoke(String(id)),
+    resolve: (_r, { id }, ctx) => {
+      const scope = allow(ctx, 'admin', 'admin');
+      // The guard holds the key's grant: revocation is bracketed so the next request sees it.
+      return changeAdmission(ctx.app.services.guards.forTenant(scope.tenantId), () => scope.apiKeys.revoke(String(id)));
+    },
   }),
 }));

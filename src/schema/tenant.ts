@@ -5,6 +5,7 @@ import type { MemberView } from '../db/repositories/members';
 import { AppError } from '../lib/errors';
 import { INPUT_LIMITS } from '../lib/input';
 import { DEFAULT_TOP_K as DEFAULT_ASK_TOP_K, MAX_TOP_K as MAX_ASK_TOP_K } from '../rag/answer';
+import { changeAdmission } from '../objects/guard-client';
 import { allow } from './access';
 import { ApiKey } from './api-keys';
 import { builder } from './builder';
@@ -41,7 +42,8 @@ interface ViewerShape {
   role: string;
   scopes: string[];
   userId: string | null;
-  apiKey: ApiKeyRow | null;
+  /** Read only when the client selects `apiKey` (a plain `viewer { role }` must not touch D1). */
+  apiKey: () => Promise<ApiKeyRow | null>;
   tenant: TenantRow;
   platformAdmin: boolean;
 }
@@ -51,7 +53,7 @@ const Viewer = builder.objectRef<ViewerShape>('Viewer').implement({
     role: t.field({ type: RoleEnum, resolve: (v) => upper(v.role) as 'OWNER' }),
     scopes: t.exposeStringList('scopes'),
     userId: t.exposeID('userId', { nullable: true }),
-    apiKey: t.field({ type: ApiKey, nullable: true, resolve: (v) => v.apiKey }),
+    apiKey: t.field({ type: ApiKey, nullable: true, resolve: (v) => v.apiKey() }),
     tenant: t.field({ type: Tenant, resolve: (v) => v.tenant }),
     platformAdmin: t.exposeBoolean('platformAdmin'),
   }),
@@ -133,14 +135,22 @@ builder.queryFields((t) => ({
         role: p.role,
         scopes: p.scopes,
         userId: p.userId,
-        apiKey: p.apiKeyId ? await scope.apiKeys.get(p.apiKeyId) : null,
+        apiKey: async () => (p.apiKeyId ? scope.apiKeys.get(p.apiKeyId) : null),
         tenant: scope.tenant,
         platformAdmin: p.platformAdmin,
       };
     },
   }),
   tenant: t.field({ type: Tenant, resolve: (_r, _a, ctx) => allow(ctx, 'viewer').tenant }),
-  members: t.field({ type: [Member], resolve: (_r, _a, ctx) => allow(ctx, 'admin', 'admin').members.list() }),
+  members: t.field({
+    type: [Member],
+    resolve: async (_r, _a, ctx) => {
+      const scope = allow(ctx, 'admin', 'admin');
+      // The guard coalesces last-seen bookkeeping: write what it holds first, so members is current.
+      await ctx.app.services.guards.forTenant(scope.tenantId).flushActivity();
+      return scope.members.list();
+    },
+  }),
 }));
 
 builder.mutationFields((t) => ({
@@ -149,7 +159,9 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: TenantSettingsInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const scope = allow(ctx, 'admin', 'admin');
-      return scope.settings.update(settingsPatch(input, await ctx.app.services.chatModels.policy()));
+      const patch = settingsPatch(input, await ctx.app.services.chatModels.policy());
+      // Settings (allowed origins among them) are part of the guard's admission record.
+      return changeAdmission(ctx.app.services.guards.forTenant(scope.tenantId), () => scope.settings.update(patch));
     },
   }),
 }));

@@ -56,9 +56,9 @@ builder.queryFields((t) => ({
     resolve: async (_r, _a, ctx) => {
       const scope = allow(ctx, 'admin', 'admin');
       const app = ctx.app;
-      // With admission switched off (GUARD_ENABLED=false) the guard still holds the figures.
-      const guard = app.guard ?? app.services.guards.forTenant(scope.tenant.id);
-      const snapshot = await guard.usage();
+      // The guard answered the figures with the admission (one guard call per request). With
+      // admission switched off (GUARD_ENABLED=false) the guard still holds them: ask it.
+      const snapshot = { ...(app.usageAtAdmission ?? (await (app.guard ?? app.services.guards.forTenant(scope.tenant.id)).usage())) };
       // A credential restricted to collections counts only what it can see: the tenant's
       // totals would tell it how much lies outside its boundary (docs/agents.md).
       if (scope.allowedCollections !== null) Object.assign(snapshot, await scope.documents.totals());

@@ -1,7 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Role } from '../../auth/principal';
 import { nowIso } from '../../lib/ids';
-import { memberships, users } from '../schema';
+import { memberships } from '../schema';
 import type { TenantScope } from '../tenant-scope';
 
 export interface MemberView {
@@ -22,10 +22,10 @@ export class MembersRepo {
     const rows = await db
       .select({
         userId: memberships.userId, role: memberships.role, createdAt: memberships.createdAt,
-        lastSeenAt: memberships.lastSeenAt, email: users.email, name: users.name,
+        lastSeenAt: memberships.lastSeenAt, email: memberships.email, name: memberships.name,
       })
+      // The profile is the membership's own: a `sub` seen in two tenants is two members.
       .from(memberships)
-      .leftJoin(users, eq(users.id, memberships.userId))
       .where(eq(memberships.tenantId, tenantId))
       .orderBy(asc(memberships.createdAt), asc(memberships.userId))
       .all();
@@ -39,13 +39,11 @@ export class MembersRepo {
   async recordSeen(userId: string, role: Role): Promise<void> {
     const { db, tenantId } = this.scope;
     const ts = nowIso();
-    await db.batch([
-      db.insert(users).values({ id: userId }).onConflictDoNothing(),
-      db
-        .insert(memberships)
-        .values({ tenantId, userId, role, lastSeenAt: ts })
-        .onConflictDoUpdate({ target: [memberships.tenantId, memberships.userId], set: { role, lastSeenAt: ts } }),
-    ]);
+    await db
+      .insert(memberships)
+      .values({ tenantId, userId, role, lastSeenAt: ts })
+      .onConflictDoUpdate({ target: [memberships.tenantId, memberships.userId], set: { role, lastSeenAt: ts } })
+      .run();
   }
 
   async get(userId: string): Promise<MemberView | null> {

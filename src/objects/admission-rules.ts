@@ -1,0 +1,45 @@
+/**
+ * The admission rules on a tenant's record (pure; the TenantGuard applies them to the record
+ * it holds, the pipeline to one read from D1 when the guard is off). A denial names the code
+ * and message the client gets; the order matters: the key first (401), then the tenant.
+ */
+import type { AdmissionRecord, KeyGrant } from '../db/admission-store';
+import type { TenantRow } from '../db/schema';
+import type { Plan, PlanLimits } from '../env';
+import type { GateDenial } from './guard-types';
+
+/** A key is good if it exists in this tenant, is not revoked and has not expired at `now`. */
+export function judgeKey(grant: KeyGrant | null, tenantId: string, now: number): GateDenial | null {
+  if (!grant || grant.tenantId !== tenantId) return { code: 'UNAUTHENTICATED', message: 'API key is invalid' };
+  if (grant.revokedAt) return { code: 'UNAUTHENTICATED', message: 'API key has been revoked' };
+  if (grant.expiresAt && Date.parse(grant.expiresAt) <= now) return { code: 'UNAUTHENTICATED', message: 'API key has expired' };
+  return null;
+}
+
+/**
+ * The tenant may act: it exists, still owns the custom domain the request came on (if
+ * any), is neither suspended nor cancelled, and its trial (if any) has not ended.
+ */
+export function judgeTenant(record: AdmissionRecord | null, domain: string | null, now: number): GateDenial | null {
+  if (!record) return { code: 'UNAUTHENTICATED', message: 'The credential names no known tenant' };
+  if (domain && !record.domains.includes(domain)) {
+    return { code: 'FORBIDDEN', message: 'This credential does not belong to this tenant host' };
+  }
+  const t = record.tenant;
+  if (t.status === 'suspended' || t.status === 'cancelled') return { code: 'TENANT_SUSPENDED', message: `Tenant is ${t.status}` };
+  if (t.status === 'trial' && t.trialEndsAt && Date.parse(t.trialEndsAt) < now) {
+    return { code: 'TENANT_SUSPENDED', message: 'Tenant trial has ended' };
+  }
+  return null;
+}
+
+/** Plan limits merged with the tenant's own overrides (set by platform admins). */
+export function limitsOf(plans: Record<Plan, PlanLimits>, tenant: TenantRow): PlanLimits {
+  let overrides: Partial<PlanLimits> = {};
+  try {
+    overrides = JSON.parse(tenant.limits) as Partial<PlanLimits>;
+  } catch {
+    overrides = {};
+  }
+  return { ...plans[tenant.plan], ...overrides };
+}

@@ -25,10 +25,11 @@ import { corsHeaders, isAllowedOrigin } from './cors';
 import { tenantFromHost } from './host';
 import { spendPreauth } from './preauth';
 import { withRateLimitExtension } from './rate-limit-headers';
+import { requestIdFor } from './request-id';
 import { errorResponse } from './responses';
 
 export async function handleGraphQL(request: Request, env: AppEnv, exec: ExecutionContext): Promise<Response> {
-  const requestId = request.headers.get('cf-ray') ?? crypto.randomUUID();
+  const requestId = requestIdFor(request, env.ENVIRONMENT === 'production');
   const log = createLogger(requestId);
   let headers: Record<string, string> = {};
   let admission: AdmitResult | null = null;

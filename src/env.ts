@@ -67,6 +67,8 @@ export interface Config {
     issuer: string | null;
     audience: string | null;
     tenantClaim: string;
+    /** JWT_MAX_AGE: longest lifetime (seconds) a token may have; null = no cap. */
+    maxAgeSeconds: number | null;
   };
   openai: { apiKey: string | null; baseUrl: string | null; embeddingModel: string; chatModel: string };
   embeddingDimensions: number;
@@ -120,6 +122,10 @@ export function loadConfig(env: AppEnv): Config {
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024) {
     throw new ConfigError(`MAX_BODY_BYTES must be an integer >= 1024 (got "${env.MAX_BODY_BYTES}")`);
   }
+  const maxAge = env.JWT_MAX_AGE ? Number(env.JWT_MAX_AGE) : null;
+  if (maxAge !== null && (!Number.isSafeInteger(maxAge) || maxAge < 1)) {
+    throw new ConfigError(`JWT_MAX_AGE must be a whole number of seconds >= 1, or empty for no cap (got "${env.JWT_MAX_AGE}")`);
+  }
   const flag = (v: string | undefined, dflt: boolean) => (v === undefined || v === '' ? dflt : v === 'true');
   const prod = environment === 'production';
   const config: Config = {
@@ -131,6 +137,7 @@ export function loadConfig(env: AppEnv): Config {
       issuer: env.JWT_ISSUER || null,
       audience: env.JWT_AUDIENCE || null,
       tenantClaim: env.JWT_TENANT_CLAIM || 'tenant_id',
+      maxAgeSeconds: maxAge,
     },
     openai: {
       apiKey: env.OPENAI_API_KEY || null,

@@ -71,7 +71,24 @@ export async function verifyJwt(token: string, config: Config): Promise<Principa
     // Network failure fetching the JWKS: an upstream problem, not the caller's.
     throw new AppError('UPSTREAM_UNAVAILABLE', 'Could not fetch signing keys');
   }
+  checkLifetime(payload, config.jwt.maxAgeSeconds, Math.floor(Date.now() / 1000));
   return principalFromClaims(payload, config.jwt.tenantClaim);
+}
+
+/**
+ * JWT_MAX_AGE: a token may live at most `maxAge` seconds, judged both by what it says of
+ * itself (exp - iat) and by what is left of it (exp - now, with the clock tolerance for an
+ * issuer whose clock runs ahead). The second catches a token minted without `iat`, or with
+ * a back-dated one, that is valid for a year. jose has already required `exp` and checked
+ * that `iat`, when present, is a number.
+ */
+function checkLifetime(p: JWTPayload, maxAge: number | null, now: number): void {
+  if (maxAge === null) return;
+  const exp = p.exp as number;
+  const lifetime = typeof p.iat === 'number' ? exp - p.iat : null;
+  if ((lifetime !== null && lifetime > maxAge) || exp - now > maxAge + CLOCK_TOLERANCE_S) {
+    throw unauthenticated(`Token lifetime is longer than the accepted maximum of ${maxAge} seconds`);
+  }
 }
 
 function decodeHeader(token: string): { alg?: unknown } {
@@ -95,6 +112,9 @@ function principalFromClaims(p: JWTPayload, tenantClaim: string): Principal {
   const platformAdmin = p.platform_admin === true;
   const tenantRef = typeof p[tenantClaim] === 'string' && p[tenantClaim] ? (p[tenantClaim] as string) : null;
   if (!tenantRef && !platformAdmin) throw unauthenticated(`Token has no ${tenantClaim} claim`);
+  // No role claim means viewer; a role we cannot read (["owner"], 1, null) is refused, like a
+  // malformed scope: guessing the weakest role would hide the issuer's mistake, guessing any other would grant.
+  if (p.role !== undefined && typeof p.role !== 'string') throw unauthenticated('Token role must be one of owner, admin, member, viewer');
   const roleRaw = typeof p.role === 'string' ? p.role.toLowerCase() : 'viewer';
   if (!ROLES.includes(roleRaw as Role)) throw unauthenticated('Token role is not one of owner, admin, member, viewer');
   // A scope claim restricts the token; one we cannot read must not leave it unrestricted.

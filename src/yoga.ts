@@ -12,13 +12,14 @@ import { errorDetail } from './lib/log';
 import { requestStore } from './lib/request-store';
 import { schema } from './schema';
 import { isGraphQLError, maskError } from './schema/errors';
+import { hideSchemaHints } from './schema/schema-hints';
 import { rateLimitExtension } from './http/rate-limit-headers';
 
 export interface YogaOptions {
   introspection: boolean;
 }
 
-/** Blocks introspection when configured off (armor's block-field-suggestions covers "did you mean"). */
+/** Blocks introspection when configured off (suggestions: hideSchemaHints). */
 function introspectionRule(enabled: boolean): Plugin {
   return {
     onValidate({ addValidationRule }) {
@@ -65,33 +66,39 @@ const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
 /**
  * Parse and validation errors never reach the error mask (Yoga reports them itself with
  * codes like GRAPHQL_VALIDATION_FAILED and HTTP 200). Map them onto the closed set:
- * BAD_USER_INPUT with HTTP 400, plus the request id.
+ * BAD_USER_INPUT with HTTP 400, plus the request id. With `hideHints` (introspection off)
+ * their messages lose suggestions and schema type names (src/schema/schema-hints.ts).
+ * `extensions.originalError` (Yoga's copy of e.g. the JSON parser's error) never reaches
+ * the client: the message already says what was wrong.
  */
-const requestErrorPlugin: Plugin = {
-  onResultProcess({ result, setResult }) {
-    if (!result || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
-    const res = result as { errors?: readonly GraphQLError[]; data?: unknown };
-    if (!res.errors?.length) return;
-    const requestId = requestStore.getStore()?.requestId;
-    let changed = false;
-    const errors = res.errors.map((e) => {
-      const code = e.extensions?.code as string | undefined;
-      if (code && code in ERROR_STATUS && e.extensions?.requestId) return e;
-      changed = true;
-      const known = code && code in ERROR_STATUS ? (code as ErrorCode) : 'BAD_USER_INPUT';
-      const status = (e.extensions?.http as { status?: number } | undefined)?.status ?? ERROR_STATUS[known];
-      return new GraphQLError(e.message, {
-        nodes: e.nodes,
-        source: e.source,
-        positions: e.positions,
-        path: e.path,
-        // Drop Yoga's `spec` marker: with it, application/json responses keep HTTP 200.
-        extensions: { ...e.extensions, code: known, requestId, http: { status } },
+function requestErrorPlugin(hideHints: boolean): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (!result || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
+      const res = result as { errors?: readonly GraphQLError[]; data?: unknown };
+      if (!res.errors?.length) return;
+      const requestId = requestStore.getStore()?.requestId;
+      let changed = false;
+      const errors = res.errors.map((e) => {
+        const code = e.extensions?.code as string | undefined;
+        if (code && code in ERROR_STATUS && e.extensions?.requestId) return e;
+        changed = true;
+        const known = code && code in ERROR_STATUS ? (code as ErrorCode) : 'BAD_USER_INPUT';
+        const status = (e.extensions?.http as { status?: number } | undefined)?.status ?? ERROR_STATUS[known];
+        const { originalError: _internal, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+        return new GraphQLError(hideHints ? hideSchemaHints(e.message) : e.message, {
+          nodes: e.nodes,
+          source: e.source,
+          positions: e.positions,
+          path: e.path,
+          // Drop Yoga's `spec` marker: with it, application/json responses keep HTTP 200.
+          extensions: { ...extensions, code: known, requestId, http: { status } },
+        });
       });
-    });
-    if (changed) setResult({ ...res, errors } as never);
-  },
-};
+      if (changed) setResult({ ...res, errors } as never);
+    },
+  };
+}
 
 const cache = new Map<string, ReturnType<typeof build>>();
 
@@ -118,8 +125,10 @@ function build(opts: YogaOptions) {
     maskedErrors: {
       maskError: (error) => {
         const local = requestStore.getStore();
-        return maskError(local?.requestId ?? 'unknown', (err) =>
-          (local?.log ?? console).error?.('unexpected error', errorDetail((err as { originalError?: unknown }).originalError ?? err)),
+        return maskError(
+          local?.requestId ?? 'unknown',
+          (err) => (local?.log ?? console).error?.('unexpected error', errorDetail((err as { originalError?: unknown }).originalError ?? err)),
+          { hideHints: !opts.introspection },
         )(error);
       },
     },
@@ -130,12 +139,14 @@ function build(opts: YogaOptions) {
         maxTokens: { n: 1000 },
         maxDirectives: { n: 10 },
         costLimit: { maxCost: 5000, ignoreIntrospection: true },
-        blockFieldSuggestion: { enabled: !opts.introspection },
+        // Suggestions are hidden by requestErrorPlugin / maskError (hideSchemaHints), which
+        // also covers enum-value suggestions and variable errors that armor's plugin misses.
+        blockFieldSuggestion: { enabled: false },
       }),
       introspectionRule(opts.introspection),
       useExecutionCancellation(),
       rateLimitExtensionPlugin,
-      requestErrorPlugin,
+      requestErrorPlugin(!opts.introspection),
     ],
   });
 }

@@ -5,6 +5,7 @@
  */
 import { GraphQLError } from 'graphql';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../lib/errors';
+import { hideSchemaHints } from './schema-hints';
 
 export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { ...extensions, code, http: { status: ERROR_STATUS[code] } } });
@@ -28,7 +29,12 @@ export function isGraphQLError(err: unknown): err is GraphQLError {
   return err instanceof GraphQLError || (typeof err === 'object' && err !== null && Object.prototype.toString.call(err) === '[object GraphQLError]');
 }
 
-export function maskError(requestId: string, onUnexpected: (err: unknown) => void) {
+/**
+ * The Yoga `maskError` for one request. `hideHints` (introspection off) strips suggestions
+ * and schema type names from GraphQL's own messages (variable coercion errors arrive here).
+ */
+export function maskError(requestId: string, onUnexpected: (err: unknown) => void, opts: { hideHints?: boolean } = {}) {
+  const text = (message: string) => (opts.hideHints ? hideSchemaHints(message) : message);
   return (error: unknown): Error => {
     const app = findAppError(error);
     const gql = isGraphQLError(error) ? error : null;
@@ -45,12 +51,13 @@ export function maskError(requestId: string, onUnexpected: (err: unknown) => voi
       const given = gql.extensions?.code as string | undefined;
       const code: ErrorCode = given && given in ERROR_STATUS ? (given as ErrorCode) : 'BAD_USER_INPUT';
       const http = (gql.extensions?.http as { status?: number } | undefined) ?? {};
-      return new GraphQLError(gql.message, {
+      const { originalError: _internal, ...extensions } = (gql.extensions ?? {}) as Record<string, unknown>;
+      return new GraphQLError(text(gql.message), {
         nodes: gql.nodes,
         source: gql.source,
         positions: gql.positions,
         path: gql.path,
-        extensions: { ...gql.extensions, code, http: { ...http, status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] } },
+        extensions: { ...extensions, code, http: { ...http, status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] } },
       });
     }
     if (isGraphQLError(gql?.originalError) && !(gql.originalError instanceof AppError)) {
@@ -58,7 +65,7 @@ export function maskError(requestId: string, onUnexpected: (err: unknown) => voi
       const inner = gql.originalError;
       const code = (inner.extensions?.code as ErrorCode | undefined) ?? 'BAD_USER_INPUT';
       if (code in ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') {
-        return new GraphQLError(gql.message, { nodes: gql.nodes, path: gql.path, extensions: { code, requestId, http: { status: ERROR_STATUS[code] } } });
+        return new GraphQLError(text(gql.message), { nodes: gql.nodes, path: gql.path, extensions: { code, requestId, http: { status: ERROR_STATUS[code] } } });
       }
     }
     onUnexpected(error);

@@ -4,6 +4,8 @@
  * typed from .dev.vars.example (`--env-file`), so a developer's own .dev.vars never
  * changes the generated types. Empty secrets arrive as empty strings.
  */
+import { DEFAULT_DNS_RESOLVER, DEFAULT_URL_PORTS } from './rag/url-source';
+
 export interface AppEnv extends Env {
   /** Present only in the production environment (see wrangler.toml [env.production]). */
   VECTORIZE?: VectorizeIndex;
@@ -78,6 +80,8 @@ export interface Config {
   maxBodyBytes: number;
   plans: Record<Plan, PlanLimits>;
   guardEnabled: boolean;
+  /** URL ingestion where private hosts are refused (production): allowed ports, DNS-over-HTTPS resolver. */
+  urlFetch: { ports: number[]; resolverUrl: string };
 }
 
 export class ConfigError extends Error {
@@ -126,6 +130,13 @@ export function loadConfig(env: AppEnv): Config {
   if (maxAge !== null && (!Number.isSafeInteger(maxAge) || maxAge < 1)) {
     throw new ConfigError(`JWT_MAX_AGE must be a whole number of seconds >= 1, or empty for no cap (got "${env.JWT_MAX_AGE}")`);
   }
+  const ports = env.URL_FETCH_PORTS ? env.URL_FETCH_PORTS.split(',').map((p) => p.trim()) : DEFAULT_URL_PORTS.map(String);
+  if (!ports.length || ports.some((p) => !/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
+    throw new ConfigError(`URL_FETCH_PORTS must be comma-separated port numbers from 1 to 65535 (got "${env.URL_FETCH_PORTS}")`);
+  }
+  const resolverUrl = env.DNS_RESOLVER_URL || DEFAULT_DNS_RESOLVER;
+  // Plain-HTTP DNS answers could be forged on the way; the check would then be worth nothing.
+  if (!/^https:\/\/[^/?#\s]+/.test(resolverUrl)) throw new ConfigError(`DNS_RESOLVER_URL must be an https:// URL (got "${env.DNS_RESOLVER_URL}")`);
   const flag = (v: string | undefined, dflt: boolean) => (v === undefined || v === '' ? dflt : v === 'true');
   const prod = environment === 'production';
   const config: Config = {
@@ -152,6 +163,7 @@ export function loadConfig(env: AppEnv): Config {
     maxBodyBytes,
     plans: mergePlans(env.PLAN_LIMITS),
     guardEnabled: flag(env.GUARD_ENABLED, true),
+    urlFetch: { ports: ports.map(Number), resolverUrl },
   };
   cache.set(env, config);
   return config;

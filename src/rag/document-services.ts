@@ -60,6 +60,7 @@ export function buildDocumentServices(deps: ServiceDeps, bindings: DocumentBindi
       limits: deps.limits,
       fetcher: bindings.fetcher,
       allowPrivateUrls: deps.config.environment !== 'production',
+      urlFetch: deps.config.urlFetch,
       log: deps.log,
     }),
   };

@@ -38,6 +38,8 @@ export interface IngestionDeps {
   fetcher: typeof fetch;
   /** Development/test only: allow ingesting from localhost URLs. */
   allowPrivateUrls: boolean;
+  /** Where private URLs are refused: allowed ports and the DNS-over-HTTPS resolver (defaults: 80/443, Cloudflare's). */
+  urlFetch?: { ports: readonly number[]; resolverUrl: string };
   log: Logger;
 }
 
@@ -260,7 +262,10 @@ export class IngestionService {
       if (!mime) throw bad(`unsupported file type "${file.type || file.name}": use text, Markdown, HTML or PDF`, 'file');
       return this.finish(new Uint8Array(await file.arrayBuffer()), mime, 'file', null, 'file');
     }
-    const fetched = await fetchUrlSource(String(input.url), { maxBytes: max, allowPrivateHosts: this.deps.allowPrivateUrls, fetcher: this.deps.fetcher });
+    const fetched = await fetchUrlSource(String(input.url), {
+      maxBytes: max, allowPrivateHosts: this.deps.allowPrivateUrls, fetcher: this.deps.fetcher,
+      allowedPorts: this.deps.urlFetch?.ports, resolverUrl: this.deps.urlFetch?.resolverUrl,
+    });
     const mime = detectMime(fetched.contentType, new URL(fetched.finalUrl).pathname);
     if (!mime) throw bad(`unsupported content type "${fetched.contentType}": use text, Markdown, HTML or PDF`, 'url');
     return this.finish(fetched.bytes, mime, 'url', fetched.finalUrl, 'url');

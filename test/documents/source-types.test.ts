@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
 import { detectMime } from '../../src/rag/extract';
 import { fetchUrlSource } from '../../src/rag/url-source';
+import { withDns } from './fake-dns';
 import { codeOf, createTenant, type GqlResult, type TestTenant } from '../helpers';
 import { ingest } from './doc-helpers';
 
@@ -121,7 +122,8 @@ describe('URL sources', () => {
   it('times out a body that stalls after the headers, even from a stream that ignores the abort', async () => {
     const trickle = (async () =>
       new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('partial ')); } }), { headers: { 'content-type': 'text/plain' } })) as unknown as typeof fetch;
-    const err = await fetchUrlSource('https://example.com/stall', { maxBytes: 1000, allowPrivateHosts: false, fetcher: trickle, timeoutMs: 50 }).catch((e) => e);
+    const fetcher = withDns({ 'example.com': ['93.184.216.34'] }, trickle);
+    const err = await fetchUrlSource('https://example.com/stall', { maxBytes: 1000, allowPrivateHosts: false, fetcher, timeoutMs: 50 }).catch((e) => e);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', message: 'could not read the document from example.com: timed out after 0.05 seconds' });
   });
 
@@ -129,7 +131,7 @@ describe('URL sources', () => {
     const refused = (async () => {
       throw new TypeError('connection refused');
     }) as unknown as typeof fetch;
-    const err = await fetchUrlSource('https://example.com/x', { maxBytes: 1000, allowPrivateHosts: false, fetcher: refused }).catch((e) => e);
+    const err = await fetchUrlSource('https://example.com/x', { maxBytes: 1000, allowPrivateHosts: false, fetcher: withDns({ 'example.com': ['93.184.216.34'] }, refused) }).catch((e) => e);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', message: 'could not fetch example.com', extensions: { field: 'url' } });
     expect(err.extensions.reason).toBeUndefined();
   });

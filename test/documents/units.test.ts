@@ -7,6 +7,7 @@ import { detectMime, htmlToMarkdown, markdownBlocks, normaliseText } from '../..
 import { ftsQuery } from '../../src/rag/fts-query';
 import { reciprocalRankFusion } from '../../src/rag/retrieval';
 import { fetchUrlSource, isPrivateHost } from '../../src/rag/url-source';
+import { withDns } from './fake-dns';
 
 describe('chunking', () => {
   it('starts a new chunk at every heading and page, keeping heading and page', () => {
@@ -109,7 +110,7 @@ describe('URL sources', () => {
       if (url.startsWith('https://public.example/')) return new Response(null, { status: 302, headers: { location: 'http://127.0.0.1:8080/admin' } });
       return new Response('secret');
     }) as typeof fetch;
-    const opts = { maxBytes: 1000, allowPrivateHosts: false, fetcher };
+    const opts = { maxBytes: 1000, allowPrivateHosts: false, fetcher: withDns({ 'public.example': ['93.184.216.34'] }, fetcher) };
     // WHATWG URL parsing turns 2130706433 into 127.0.0.1.
     for (const url of ['http://localhost/x', 'http://2130706433/', 'http://[::1]/', 'http://10.0.0.1/']) {
       await expect(fetchUrlSource(url, opts), url).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
@@ -141,6 +142,7 @@ describe('URL sources', () => {
   it('caps the body while reading, whatever Content-Length says', async () => {
     const fetcher = (async () =>
       new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(400)); } }), { headers: { 'content-type': 'text/plain' } })) as unknown as typeof fetch;
-    await expect(fetchUrlSource('https://example.com/a', { maxBytes: 1000, allowPrivateHosts: false, fetcher })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(fetchUrlSource('https://example.com/a', { maxBytes: 1000, allowPrivateHosts: false, fetcher: withDns({ 'example.com': ['93.184.216.34'] }, fetcher) }))
+      .rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 });

@@ -18,6 +18,7 @@ import {
   type QuotaCheck,
   type QuotaName,
   type RecordOptions,
+  type Reservation,
   type UsageDelta,
   type UsageSnapshot,
 } from './guard-types';
@@ -72,6 +73,38 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
       checkArgs(quota, amount);
       const r = (await call('consume', () => guard().consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
       if (!r.ok) throw quotaError(quota, r);
+    },
+    reserve: async (limits: PlanLimits, delta: UsageDelta): Promise<Reservation> => {
+      for (const [quota, amount] of Object.entries(delta)) {
+        if (amount !== undefined && (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)) {
+          throw new TypeError(`reservation ${quota} must be a finite number >= 0`);
+        }
+      }
+      const r = await call('reserve', () => guard().reserve(tenantId, limits, delta), false);
+      if (!r.ok) throw quotaError(r.quota!, r);
+      let open = true;
+      const adjust = async (change: UsageDelta & { promptTokens?: number }, opts?: RecordOptions) => {
+        if (!open) return;
+        open = false;
+        const nonZero = Object.fromEntries(Object.entries(change).filter(([, v]) => v));
+        // The estimate was exact and no agent is to be counted: nothing to tell the guard.
+        if (Object.keys(nonZero).length === 0 && !opts?.agentId) return;
+        try {
+          await call('record', () => (opts?.agentId ? guard().record(tenantId, nonZero, opts) : guard().record(tenantId, nonZero)) as Promise<void>, false);
+        } catch {
+          // `call` has logged the cause; the reservation stands (an over-count, never an under-count).
+        }
+      };
+      return {
+        settle: (actual, opts) => {
+          const change: Record<string, number> = { ...(actual as Record<string, number>) };
+          for (const [k, v] of Object.entries(delta)) change[k] = (change[k] ?? 0) - (v ?? 0);
+          // The tenant's counters hold the reservation and take the difference; an agent's
+          // counters never saw the reservation and take the real figures (one event).
+          return adjust(change, opts?.agentId ? { agentId: opts.agentId, agentDelta: actual } : undefined);
+        },
+        release: () => adjust(Object.fromEntries(Object.entries(delta).map(([k, v]) => [k, -(v ?? 0)]))),
+      };
     },
     record: async (delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions) => {
       for (const [k, v] of Object.entries(delta)) {

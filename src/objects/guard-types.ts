@@ -106,6 +106,11 @@ export interface AgentUsageSnapshot {
 export interface RecordOptions {
   /** Also count asks and tokens of the delta for this agent. */
   agentId?: string | null;
+  /**
+   * What the agent is counted, when not the delta itself: a settled reservation records the
+   * difference for the tenant (which held the reservation) and the real figures for the agent.
+   */
+  agentDelta?: UsageDelta & { promptTokens?: number };
 }
 
 /** Outcome of a quota check inside the object (the client turns `ok: false` into QUOTA_EXCEEDED). */
@@ -130,6 +135,13 @@ export interface GuardClient {
    * (e.g. counting a new document).
    */
   consume(limits: PlanLimits, quota: QuotaName, amount: number): Promise<void>;
+  /**
+   * Reserves every quota in `delta` in one step before costly work (throws QUOTA_EXCEEDED
+   * naming the first that does not fit, reserving nothing). The reservation is then settled
+   * with what was really used, or released when the work failed: concurrent callers can
+   * never all squeeze under a limit (check-then-record could).
+   */
+  reserve(limits: PlanLimits, delta: UsageDelta): Promise<Reservation>;
   /** Adds consumption; documents/storedBytes take negative deltas when documents are deleted. */
   record(delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions): Promise<void>;
   usage(): Promise<UsageSnapshot>;
@@ -149,6 +161,22 @@ export interface GuardClient {
   allowedOrigins(): Promise<string[]>;
   /** Writes coalesced bookkeeping (members last seen, keys last used) to D1 now. */
   flushActivity(): Promise<void>;
+}
+
+/**
+ * Usage held by `GuardClient.reserve`. Exactly one of settle / release takes effect (the
+ * first call; later ones do nothing). Neither throws: the work they follow is done, and a
+ * lost adjustment (guard unreachable, logged) leaves the reservation standing, which errs on
+ * the tenant's side of the limit, never past it.
+ */
+export interface Reservation {
+  /**
+   * Records the difference between what was reserved and what was used (`actual`;
+   * promptTokens are only reported); with `agentId`, the agent is counted `actual`.
+   */
+  settle(actual: UsageDelta & { promptTokens?: number }, opts?: { agentId?: string | null }): Promise<void>;
+  /** Gives the whole reservation back: the work failed before anything was spent. */
+  release(): Promise<void>;
 }
 
 /** Reaches any tenant's guard (platform administration: another tenant's usage). */

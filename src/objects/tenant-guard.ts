@@ -136,6 +136,18 @@ interface Activity {
 /** Due for a D1 write: never written, a new role, or the coalescing window has passed. */
 const activityDue = (a: Activity) => a.writtenAt === null || a.role !== a.writtenRole || a.seenAt - a.writtenAt >= ACTIVITY_COALESCE_MS;
 
+/** A usage delta checked counter by counter (unknown names and non-finite numbers throw: fail closed), rounded. */
+function cleanDelta(delta: object): Partial<Record<Counter, number>> {
+  const clean: Partial<Record<Counter, number>> = {};
+  for (const [k, v] of Object.entries(delta)) {
+    if (v === undefined || v === null) continue;
+    if (!(k in COLUMNS) || k === 'rateLimited') throw new TypeError(`unknown usage counter "${k}"`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`usage delta ${k} must be a finite number`);
+    clean[k as Counter] = Math.round(v);
+  }
+  return clean;
+}
+
 interface Level {
   name: string;
   key: string;
@@ -367,18 +379,37 @@ export class TenantGuard extends DurableObject<Env> {
     return check;
   }
 
+  /**
+   * Reserves several quotas at once, before costly work (an ask: asks + the answer's max
+   * tokens; a search or an ingestion: its estimated embedding tokens). In one event: every
+   * amount fits and all are recorded, or nothing is and the first quota that does not fit
+   * is named. The caller later records the difference to what was really used, or gives the
+   * whole reservation back (negative deltas through `record`). Exact under concurrency for
+   * the same reason as `admit`: nothing here awaits between the check and the write.
+   */
+  async reserve(tenantId: string, limits: PlanLimits, delta: UsageDelta): Promise<QuotaCheck & { quota: QuotaName | null }> {
+    this.bind(tenantId);
+    const now = this.clock();
+    const wanted = Object.entries(delta).filter(([, v]) => v !== undefined) as [QuotaName, number][];
+    for (const [quota, amount] of wanted) {
+      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) throw new TypeError(`reservation ${quota} must be a finite number >= 0`);
+    }
+    let last: QuotaCheck = { ok: true, limit: null, used: 0, retryAfterSeconds: 0 };
+    for (const [quota, amount] of wanted) {
+      last = this.quotaCheck(limits, quota, amount, now);
+      if (!last.ok) return { ...last, quota };
+    }
+    this.add(this.current(now), Object.fromEntries(wanted));
+    return { ...last, quota: null };
+  }
+
   /** Adds reported consumption (negative for documents/storedBytes when documents are deleted). */
   async record(tenantId: string, delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions): Promise<void> {
     this.bind(tenantId);
     const agentId = opts?.agentId ?? null;
     if (agentId !== null && (typeof agentId !== 'string' || !agentId)) throw new TypeError('agentId must be a non-empty string');
-    const clean: Partial<Record<Counter, number>> = {};
-    for (const [k, v] of Object.entries(delta)) {
-      if (v === undefined || v === null) continue;
-      if (!(k in COLUMNS) || k === 'rateLimited') throw new TypeError(`unknown usage counter "${k}"`);
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`usage delta ${k} must be a finite number`);
-      clean[k as Counter] = Math.round(v);
-    }
+    const clean = cleanDelta(delta);
+    const forAgent = opts?.agentDelta ? cleanDelta(opts.agentDelta) : clean;
     const cur = this.current(this.clock());
     this.add(cur, clean);
     // In the same event as the tenant's counters: the agent's figures never disagree with them.
@@ -387,7 +418,7 @@ export class TenantGuard extends DurableObject<Env> {
         `INSERT INTO agent_usage (period, agent_id, asks, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (period, agent_id) DO UPDATE SET asks = max(0, asks + excluded.asks),
          prompt_tokens = max(0, prompt_tokens + excluded.prompt_tokens), completion_tokens = max(0, completion_tokens + excluded.completion_tokens)`,
-        cur.period, agentId, clean.asks ?? 0, clean.promptTokens ?? 0, clean.completionTokens ?? 0,
+        cur.period, agentId, forAgent.asks ?? 0, forAgent.promptTokens ?? 0, forAgent.completionTokens ?? 0,
       );
     }
   }

@@ -1,13 +1,16 @@
 /**
- * The ask service (DESIGN §6): validate → find the conversation → check the monthly ask
- * and completion-token quotas → retrieve → build the prompt → call the model → store the
- * question and the answer (with sources, model and token counts) in one D1 batch →
- * report usage to the TenantGuard.
+ * The ask service (DESIGN §6): validate → find the conversation → reserve one ask and the
+ * answer's max tokens in the TenantGuard → retrieve (which reserves its own embedding
+ * tokens) → build the prompt → call the model → store the question and the answer (with
+ * sources, model and token counts) in one D1 batch → settle the reservation with the
+ * model's real token counts (or give it back if no answer came).
  *
  * Invariants:
  * - Nothing is stored unless the model produced a complete answer: a failed or cut-off
  *   model call leaves no question without its answer and no new, empty conversation.
- * - Quotas are checked before any model call, so a refused ask costs nothing upstream.
+ * - Quotas are reserved before any model call, so a refused ask costs nothing upstream, and
+ *   N concurrent asks against M remaining asks answer exactly M (a read-only check would
+ *   let all N through: each sees the same remaining figure).
  * - The stored answer is exactly the text the client received (streamed or not).
  * - Every source comes from the tenant-checked retriever and is re-checked here.
  */
@@ -21,7 +24,7 @@ import { AppError } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { optionalId } from '../lib/input';
 import { errorDetail, type Logger } from '../lib/log';
-import type { GuardClient } from '../objects/guard-types';
+import type { GuardClient, Reservation } from '../objects/guard-types';
 import { AgentService, askProfile, withinKnowledge } from './agents';
 import { buildPrompt, conversationTitle, DEFAULT_BUDGET, type BuiltPrompt, type HistoryMessage, type PromptBudget } from './prompt';
 import type { Hit, Retriever, SearchFilter, SearchMode } from './types';
@@ -92,7 +95,12 @@ interface Plan {
   lastMessageAt: number;
   prompt: BuiltPrompt;
   request: ChatRequest;
+  /** One ask and `maxTokens` completion tokens, held since `prepare`. */
+  reservation: Reservation;
 }
+
+/** Without a guard (GUARD_ENABLED=false) nothing is metered. */
+const UNMETERED: Reservation = { settle: async () => undefined, release: async () => undefined };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -110,6 +118,7 @@ export class AnswerService {
     try {
       completion = await this.deps.provider.complete(plan.request);
     } catch (err) {
+      await plan.reservation.release();
       throw this.modelFailed(err);
     }
     return this.store(plan, completion);
@@ -129,6 +138,7 @@ export class AnswerService {
     try {
       upstream = await this.deps.provider.stream(plan.request);
     } catch (err) {
+      await plan.reservation.release();
       throw this.modelFailed(err);
     }
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- used inside the generator below
@@ -137,21 +147,27 @@ export class AnswerService {
       let streamed = '';
       let final: ChatCompletion | null = null;
       try {
-        for await (const ev of upstream) {
-          if (ev.type === 'delta') {
-            streamed += ev.text;
-            yield { type: 'DELTA', delta: ev.text } as const;
-          } else {
-            final = ev;
+        try {
+          for await (const ev of upstream) {
+            if (ev.type === 'delta') {
+              streamed += ev.text;
+              yield { type: 'DELTA', delta: ev.text } as const;
+            } else {
+              final = ev;
+            }
           }
+        } catch (err) {
+          throw self.modelFailed(err);
         }
-      } catch (err) {
-        throw self.modelFailed(err);
+        if (!final) throw self.modelFailed(new Error('stream ended without a final event'));
+        const result = await self.store(plan, { ...final, text: streamed });
+        yield { type: 'SOURCES', sources: result.sources } as const;
+        yield { type: 'DONE', result } as const;
+      } finally {
+        // A stream that broke off or that the client left: no complete answer, nothing
+        // stored, so the reservation goes back (a no-op once store() has settled it).
+        await plan.reservation.release();
       }
-      if (!final) throw self.modelFailed(new Error('stream ended without a final event'));
-      const result = await self.store(plan, { ...final, text: streamed });
-      yield { type: 'SOURCES', sources: result.sources } as const;
-      yield { type: 'DONE', result } as const;
     })();
   }
 
@@ -188,14 +204,28 @@ export class AnswerService {
     // The agent's settings where it has them, else the tenant's (a tenant without agents answers as before).
     const profile = askProfile(settings, agent, { maxTokens: this.deps.maxTokens ?? ANSWER_MAX_TOKENS, topK: DEFAULT_TOP_K, maxTopK: MAX_TOP_K });
     const maxTokens = profile.maxTokens;
-    if (guard && limits) {
-      // Reserve the whole answer: a tenant never goes over its completion budget by more than zero.
-      await Promise.all([
-        guard.ensureQuota(limits, 'asks', 1),
-        guard.ensureQuota(limits, 'completionTokens', maxTokens),
-      ]);
+    // Reserve the ask and the whole answer in one guard event: a tenant never goes over its
+    // ask or completion budget, however many asks run at once. Everything after it that
+    // fails gives it back.
+    const reservation = guard && limits ? await guard.reserve(limits, { asks: 1, completionTokens: maxTokens }) : UNMETERED;
+    try {
+      return await this.planUnder(reservation, { input, question, askedAt, conversation, agent, lastMessageAt, history, profile, maxTokens });
+    } catch (err) {
+      await reservation.release();
+      throw err;
     }
+  }
 
+  /** The rest of `prepare`, under the reservation: retrieval, the prompt and the model request. */
+  private async planUnder(
+    reservation: Reservation,
+    p: {
+      input: AskInput; question: string; askedAt: number; conversation: ConversationRow | null; agent: AgentRow | null;
+      lastMessageAt: number; history: HistoryMessage[]; profile: ReturnType<typeof askProfile>; maxTokens: number;
+    },
+  ): Promise<Plan> {
+    const { models } = this.deps;
+    const { input, question, askedAt, conversation, agent, lastMessageAt, history, profile, maxTokens } = p;
     const topK = input.topK ?? profile.topK;
     const mode: SearchMode = profile.mode;
     // Retrieval stays inside the agent's knowledge (and, in the scope, inside the credential's collections).
@@ -216,7 +246,7 @@ export class AnswerService {
       question,
       sources: prompt.sources,
     };
-    return { question, askedAt, conversation, agent, lastMessageAt, prompt, request };
+    return { question, askedAt, conversation, agent, lastMessageAt, prompt, request, reservation };
   }
 
   private async retrieve(req: { query: string; topK: number; mode: SearchMode; filter: SearchFilter | null }): Promise<Hit[]> {
@@ -270,21 +300,13 @@ export class AnswerService {
       });
     } finally {
       // The model has answered, so its tokens are spent whether or not the exchange could be stored.
-      await this.report(usage, plan.agent?.id ?? null);
+      // Settled once: the tenant's counters take the difference, the agent's (if any) the real figures.
+      await plan.reservation.settle(
+        { asks: 1, completionTokens: usage.completionTokens, promptTokens: usage.promptTokens },
+        plan.agent ? { agentId: plan.agent.id } : undefined,
+      );
     }
     return { text: completion.text, sources: plan.prompt.hits, conversation, agent: plan.agent, model: completion.model, usage, messageId };
-  }
-
-  private async report(usage: TokenUsage, agentId: string | null): Promise<void> {
-    const { guard, log } = this.deps;
-    if (!guard) return;
-    try {
-      // One record: the tenant's counters and, with an agent, that agent's (readable by admins).
-      await guard.record({ asks: 1, completionTokens: usage.completionTokens, promptTokens: usage.promptTokens }, agentId ? { agentId } : undefined);
-    } catch (err) {
-      // The answer exists; losing one usage report is better than failing the ask after the fact.
-      log.warn('usage report failed', errorDetail(err));
-    }
   }
 
   private modelFailed(err: unknown): AppError {

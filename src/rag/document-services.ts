@@ -38,18 +38,15 @@ export function buildDocumentServices(deps: ServiceDeps, bindings: DocumentBindi
   const vectors = clients.vectors;
   const embedder = bindings.embedder ?? clients.embedder;
   const guard = deps.guard;
+  const limits = deps.limits;
   return {
     retriever: new RetrievalService({
       scope: deps.scope,
       vectors,
       embedder,
       log: deps.log,
-      recordUsage: guard
-        ? (delta) =>
-            deps.waitUntil(
-              guard.record(delta).catch((err: unknown) => deps.log.warn('usage record failed', { error: String(err) })),
-            )
-        : undefined,
+      reserve: guard ? (delta) => guard.reserve(limits, delta) : undefined,
+      defer: (work) => deps.waitUntil(work),
     }),
     ingestion: new IngestionService({
       scope: deps.scope,

@@ -215,13 +215,22 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
   const indexedBytes = chunks.reduce((n, c) => n + utf8Bytes(c.text), 0);
   await t.guard?.consume(t.limits, 'storedBytes', indexedBytes);
   let flipped: { previousIndexedBytes: number } | null = null;
-  let tokens = 0;
   try {
     // Headings travel with the chunk into the embedding (not into the stored text).
     const inputs = chunks.map((c) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text));
-    await t.guard?.ensureQuota(t.limits, 'embeddingTokens', inputs.reduce((n, s) => n + estimateTokens(s), 0));
-    const embedded = await embedAll(t.embedder ?? deps.embedder, inputs);
-    tokens = embedded.tokens;
+    // Reserved, not just checked: documents of one tenant are processed concurrently (a batch,
+    // several consumers), and each would see the same tokens left. The provider's count
+    // settles the reservation as soon as it is known: those tokens are spent even if a later
+    // step fails and the message is retried (a retry embeds, and reserves, again).
+    const reservation = await t.guard?.reserve(t.limits, { embeddingTokens: inputs.reduce((n, s) => n + estimateTokens(s), 0) });
+    let embedded: Awaited<ReturnType<typeof embedAll>>;
+    try {
+      embedded = await embedAll(t.embedder ?? deps.embedder, inputs);
+    } catch (err) {
+      await reservation?.release();
+      throw err;
+    }
+    await reservation?.settle({ embeddingTokens: embedded.tokens });
 
     const rows = chunks.map((c) => ({
       id: `${doc.id}:${msg.version}:${c.index}`,
@@ -262,7 +271,6 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
     await removeVersion(t, doc.id, msg.version, deps);
     return;
   }
-  await t.guard?.record({ embeddingTokens: tokens }).catch((err: unknown) => deps.log.warn('ingest: usage record failed', { error: String(err) }));
   // The flip is done; everything below is cleanup of versions nobody can see any more.
   try {
     const stale = await scope.chunks.ids(doc.id, { exceptVersion: msg.version });

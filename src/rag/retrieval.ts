@@ -11,7 +11,8 @@ import type { ChunkFilter, VisibleChunk } from '../db/repositories/chunks';
 import type { TenantScope } from '../db/tenant-scope';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
-import type { UsageDelta } from '../objects/guard-types';
+import { estimateTokens } from '../ai/tokens';
+import type { Reservation, UsageDelta } from '../objects/guard-types';
 import { VECTOR_LIMITS, type VectorFilter, type VectorStore } from '../vector/types';
 import { rankBm25 } from './bm25';
 import { ftsTerms } from './fts-query';
@@ -30,8 +31,13 @@ export interface RetrieverDeps {
   scope: TenantScope;
   vectors: VectorStore;
   embedder: EmbeddingProvider;
-  /** Reports query-embedding tokens to the TenantGuard (off the response path). */
-  recordUsage?: (delta: UsageDelta) => void;
+  /**
+   * Reserves the query's estimated embedding tokens in the TenantGuard before the embedder
+   * is called (QUOTA_EXCEEDED when they do not fit); absent = unmetered.
+   */
+  reserve?: (delta: UsageDelta) => Promise<Reservation>;
+  /** Runs the settlement (provider's real count) off the response path: ctx.waitUntil. */
+  defer?: (work: Promise<unknown>) => void;
   log?: Logger;
 }
 
@@ -121,8 +127,22 @@ export class RetrievalService implements Retriever {
 
   private async vectorCandidates(query: string, depth: number, filter: ChunkFilter | null): Promise<{ id: string; score: number }[]> {
     const { scope, vectors, embedder } = this.deps;
-    const { vectors: [qv], tokens } = await embedder.embed([query]);
-    this.deps.recordUsage?.({ embeddingTokens: tokens });
+    // Reserved before the provider is called, so concurrent searches cannot all pass a
+    // limit that only one of them fits under; the provider's own count settles it.
+    const reservation = await this.deps.reserve?.({ embeddingTokens: estimateTokens(query) });
+    let embedded: { vectors: number[][]; tokens: number };
+    try {
+      embedded = await embedder.embed([query]);
+    } catch (err) {
+      await reservation?.release();
+      throw err;
+    }
+    const { vectors: [qv], tokens } = embedded;
+    if (reservation) {
+      const settled = reservation.settle({ embeddingTokens: tokens });
+      if (this.deps.defer) this.deps.defer(settled);
+      else await settled;
+    }
     const vf: VectorFilter = { tenant_id: scope.tenantId };
     // Narrow in the index where Vectorize can (indexed string properties); tags are
     // multi-valued and are filtered by the D1 re-check only.

@@ -11,6 +11,7 @@ import { estimateTokens } from '../../src/ai/tokens';
 import { DEFAULT_PLANS } from '../../src/env';
 import { guardClient } from '../../src/objects/guard-client';
 import type { TenantGuard } from '../../src/objects/tenant-guard';
+import { mustCreateAgent } from '../agents/agent-helpers';
 import { ask, countRows } from '../chat/chat-helpers';
 import { deliver, getDocument, ingest, ingestProcessed, search } from '../documents/doc-helpers';
 import { codeOf, createTenant, gql, twoTenants, type TestTenant } from '../helpers';
@@ -70,6 +71,24 @@ describe('ask reserves its quota', () => {
     expect(codeOf(foreign)).toBe('NOT_FOUND');
     expect(await usage(a)).toMatchObject({ asks: 0, completionTokens: 0 });
     expect((await usage(b)).asks).toBe(1);
+  });
+});
+
+describe('ask through an agent', () => {
+  it('settles to the real figures for the tenant and for the agent (which never saw the reservation)', async () => {
+    const [a, b] = await twoTenants();
+    const agent = await mustCreateAgent(a, { slug: 'support', name: 'Support', maxTokens: 300 });
+    await mustCreateAgent(b, { slug: 'support', name: 'Support' });
+    const member = await a.tokenFor('member');
+    const answers = [];
+    for (const q of ['refunds?', 'invoices?']) answers.push((await ask(member, { question: q, agentSlug: 'support' })).body.data.ask);
+    const spent = answers.reduce((n, x) => n + x.usage.completionTokens, 0);
+    const prompt = answers.reduce((n, x) => n + x.usage.promptTokens, 0);
+    expect(await usage(a)).toMatchObject({ asks: 2, completionTokens: spent, promptTokens: prompt });
+    const [mine] = await guardClient(env.TENANT_GUARD, a.id).agentUsage([agent.id]);
+    expect(mine).toMatchObject({ asks: 2, completionTokens: spent, promptTokens: prompt });
+    const q = '{ agents { edges { node { usage { asks completionTokens } } } } }';
+    expect((await gql(q, {}, { token: b.token })).body.data.agents.edges[0].node.usage).toEqual({ asks: 0, completionTokens: 0 });
   });
 });
 

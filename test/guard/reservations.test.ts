@@ -46,14 +46,23 @@ describe('ask reserves its quota', () => {
   });
 
   it('the completion-token reservation is exact under concurrency too', async () => {
-    // Room for two whole answers (2 × 1,024): of six concurrent asks, two go to the model.
+    // Room for two whole answers (2 × 1,024) and a half: of six reservations held at once,
+    // exactly two succeed. (Through the Worker the count would depend on timing: an ask that
+    // finishes settles to its real, smaller count and legitimately frees room for a later one.)
     const t = await createTenant({ limits: { monthlyCompletionTokens: 2 * 1024 + 500 } });
-    const token = await t.tokenFor('member');
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(token, { question: `costly question ${i}` })));
-    expect(results.filter((r) => r.body.data?.ask)).toHaveLength(2);
-    const refused = results.filter((r) => codeOf(r) === 'QUOTA_EXCEEDED');
+    const limits = { ...DEFAULT_PLANS.pro, monthlyCompletionTokens: 2 * 1024 + 500 };
+    const g = guardClient(env.TENANT_GUARD, t.id);
+    const held = await Promise.allSettled(Array.from({ length: 6 }, () => g.reserve(limits, { asks: 1, completionTokens: 1024 })));
+    expect(held.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const refused = held.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(refused).toHaveLength(4);
-    expect(refused[0]!.body.errors![0]!.extensions!.quota).toBe('completionTokens');
+    for (const r of refused) expect(r.reason).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: { quota: 'completionTokens' } });
+    expect(await g.usage()).toMatchObject({ asks: 2, completionTokens: 2048 });
+    // Through the Worker, an ask that does not fit is refused before the model is called.
+    const r = await ask(await t.tokenFor('member'), { question: 'no room left for a whole answer' });
+    expect(codeOf(r)).toBe('QUOTA_EXCEEDED');
+    expect(r.body.errors![0]!.extensions!.quota).toBe('completionTokens');
+    expect(await countRows('messages', t.id)).toBe(0);
   });
 
   it('gives the reservation back when the ask fails after reserving (retrieval refused); a foreign conversation costs nothing', async () => {

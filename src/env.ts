@@ -9,6 +9,8 @@ export interface AppEnv extends Env {
   VECTORIZE?: VectorizeIndex;
 }
 
+import { parsePlacementTable, PlacementConfigError, type PlacementTable } from './placement/config';
+
 export type Plan = 'free' | 'starter' | 'pro' | 'enterprise';
 
 export interface PlanLimits {
@@ -74,6 +76,8 @@ export interface Config {
   maxBodyBytes: number;
   plans: Record<Plan, PlanLimits>;
   guardEnabled: boolean;
+  /** PLACEMENTS: placement id → bindings (src/placement/config.ts). */
+  placements: PlacementTable;
 }
 
 export class ConfigError extends Error {
@@ -143,9 +147,19 @@ export function loadConfig(env: AppEnv): Config {
     maxBodyBytes,
     plans: mergePlans(env.PLAN_LIMITS),
     guardEnabled: flag(env.GUARD_ENABLED, true),
+    placements: placementsOf(env, vectorBackend),
   };
   cache.set(env, config);
   return config;
+}
+
+function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend']): PlacementTable {
+  try {
+    return parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
+  } catch (err) {
+    if (err instanceof PlacementConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /** Limits that may be null (unlimited); the per-minute rates, the upload size and the PDF page cap must be numbers. */

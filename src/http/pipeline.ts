@@ -6,8 +6,8 @@
 import { authenticate } from '../auth/authenticate';
 import type { Principal } from '../auth/principal';
 import { createRequestContext, effectiveLimits } from '../context';
-import { databaseFor } from '../db/client';
-import { PlatformStore } from '../db/platform-store';
+import type { databaseFor } from '../db/client';
+import type { PlatformStore } from '../db/platform-store';
 import { parseSettings } from '../db/repositories/tenant';
 import type { TenantRow } from '../db/schema';
 import { TenantScope } from '../db/tenant-scope';
@@ -17,6 +17,7 @@ import { createLogger, errorDetail, type Logger } from '../lib/log';
 import { requestStore } from '../lib/request-store';
 import { guardClient } from '../objects/guard-client';
 import type { AdmitResult, GuardClient } from '../objects/guard-types';
+import { BOOKMARK_HEADER, createRoot, tenantGuard } from '../tenant-session';
 import { yogaFor } from '../yoga';
 import { limitBody } from './body';
 import { corsHeaders, isAllowedOrigin } from './cors';
@@ -36,8 +37,8 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
   let admit: AdmitResult | null = null;
   try {
     const config = loadConfig(env);
-    const db = databaseFor(env.DB);
-    const platform = new PlatformStore(db);
+    const root = createRoot(env, { log, waitUntil: (p) => exec.waitUntil(p), bookmark: request.headers.get(BOOKMARK_HEADER) });
+    const { catalogue: db, platform } = root;
 
     if (request.method === 'OPTIONS') {
       // Preflight carries no credential: allow only origins of the base domain or the host's tenant.
@@ -60,7 +61,7 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     let guard: GuardClient | null = null;
     if (config.guardEnabled) {
       // Fails closed: an unreachable or failing guard throws UPSTREAM_UNAVAILABLE (503).
-      guard = guardClient(env.TENANT_GUARD, tenant?.id ?? PLATFORM_GUARD, log);
+      guard = tenant ? tenantGuard(root, tenant) : guardClient(env.TENANT_GUARD, PLATFORM_GUARD, log);
       const limits = tenant ? effectiveLimits(config, tenant) : config.plans.enterprise;
       admit = await guard.admit({
         limits,
@@ -73,10 +74,7 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
 
     if (tenant) exec.waitUntil(recordActivity(platform, db, tenant, principal, requestId, log));
 
-    const ctx = createRequestContext({
-      env, db, config, requestId, principal, tenant, guard, rateLimit: admit, log,
-      waitUntil: (p) => exec.waitUntil(p),
-    });
+    const ctx = await createRequestContext({ root, requestId, principal, tenant, guard, rateLimit: admit });
     const yoga = yogaFor({ introspection: config.introspection });
     const response = await requestStore.run({ requestId, log }, () => yoga.fetch(body, { app: ctx }));
     if (response.status === 415) {
@@ -86,7 +84,9 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
       const res = new Response(plain.body, { status: 415, headers: plain.headers });
       return admit ? withRateLimitExtension(res, admit) : res;
     }
-    return withHeaders(response, { ...cors, ...rl, 'x-request-id': requestId });
+    // The D1 Sessions bookmark after this request's tenant-data queries (docs/placement.md).
+    const bookmark = ctx.session?.store.bookmark();
+    return withHeaders(response, { ...cors, ...rl, 'x-request-id': requestId, ...(bookmark ? { [BOOKMARK_HEADER]: bookmark } : {}) });
   } catch (err) {
     if (err instanceof AppError) {
       const res = errorResponse(err, requestId, { ...cors, ...rl });

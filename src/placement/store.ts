@@ -5,7 +5,7 @@
  * (src/tenant-session.ts), the move job and the migrate checks call this; nothing below
  * them picks a database.
  */
-import { createClient } from '@libsql/client/web';
+import { createClient, type Client as LibsqlClient } from '@libsql/client/web';
 import { databaseFor, libsqlDatabase, type Database } from '../db/client';
 import { PlatformStore } from '../db/platform-store';
 import { SCHEMA_VERSION, schemaVersionOf } from '../db/schema-version';
@@ -39,6 +39,11 @@ export interface StoreRoot {
   config: Config;
   catalogue: Database;
   log: Logger;
+  /**
+   * Opens a libSQL client; default `@libsql/client/web` (HTTP/WebSocket, what Workers can
+   * run). The Node tests pass `@libsql/client`'s createClient to reach `file:` databases.
+   */
+  connectLibsql?: (config: { url: string; authToken?: string }) => LibsqlClient;
 }
 
 export interface OpenStoreOptions {
@@ -133,7 +138,7 @@ async function libsqlFor(root: StoreRoot, name: string): Promise<Database> {
   // SecretBoxError names the key id and the database, never the credential.
   const url = await box.open(row.urlCiphertext, credentialPurpose(name, 'url'));
   const authToken = await box.open(row.tokenCiphertext, credentialPurpose(name, 'token'));
-  const db = libsqlDatabase(createClient({ url, authToken: authToken || undefined }));
+  const db = libsqlDatabase((root.connectLibsql ?? createClient)({ url, authToken: authToken || undefined }));
   libsqlClients.set(name, { sealed, db });
   return db;
 }

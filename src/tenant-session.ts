@@ -18,6 +18,7 @@ import { loadConfig, type AppEnv, type Config, type PlanLimits } from './env';
 import type { Logger } from './lib/log';
 import { guardClient } from './objects/guard-client';
 import type { GuardClient } from './objects/guard-types';
+import type { MoveMessage } from './placement/move';
 import { openStore, type TenantStore } from './placement/store';
 import { AgentService } from './rag/agents';
 import { AnswerService } from './rag/answer';
@@ -39,6 +40,8 @@ export interface Root {
   waitUntil(promise: Promise<unknown>): void;
   /** The D1 Sessions bookmark the client sent (BOOKMARK_HEADER), if any. */
   bookmark?: string | null;
+  /** Enqueues a background job message (moveTenant's `tenant.move`, on the ingest queue). */
+  enqueueJob(message: MoveMessage): Promise<unknown>;
 }
 
 /** Request and response header carrying a D1 Sessions bookmark (docs/placement.md). */
@@ -57,6 +60,7 @@ export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promi
     log: opts.log,
     waitUntil: opts.waitUntil ?? ((p) => void p.catch(() => undefined)),
     bookmark: opts.bookmark ?? null,
+    enqueueJob: (message) => env.INGEST_QUEUE.send(message),
   };
 }
 

@@ -26,7 +26,7 @@ async function moveAndRun(t: TestTenant, placement: string, deps = moveDepsForTe
   return done!;
 }
 
-const placementOf = async (t: TestTenant) => (await DATABASES.shared.prepare('SELECT placement, moving_to FROM tenants WHERE id = ?').bind(t.id).first<{ placement: string; moving_to: string | null }>())!;
+const placementOf = async (t: TestTenant) => (await env.DB.prepare('SELECT placement, moving_to FROM tenants WHERE id = ?').bind(t.id).first<{ placement: string; moving_to: string | null }>())!;
 
 describe('moveTenant', () => {
   it.each([
@@ -63,7 +63,7 @@ describe('moveTenant', () => {
     expect((await gql('mutation { createCollection(input: { name: "after" }) { id } }', {}, { token: t.token })).body.errors).toBeUndefined();
     expect((await rowsByDatabase('collections', t.id))[from]).toBe(2);
 
-    const audit = await DATABASES.shared.prepare("SELECT action FROM audit_log WHERE tenant_id = ? AND action LIKE 'tenant.move.%' ORDER BY created_at").bind(t.id).all<{ action: string }>();
+    const audit = await env.DB.prepare("SELECT action FROM audit_log WHERE tenant_id = ? AND action LIKE 'tenant.move.%' ORDER BY created_at").bind(t.id).all<{ action: string }>();
     expect(audit.results.map((r) => r.action)).toEqual(expect.arrayContaining(['tenant.move.start', 'tenant.move.copy', 'tenant.move.verify', 'tenant.move.switch', 'tenant.move.done']));
     expect(audit.results.filter((r) => r.action === 'tenant.move.done')).toHaveLength(2);
   });
@@ -74,7 +74,7 @@ describe('moveTenant', () => {
     const view = await apiView(t);
     const deps = moveDepsForTest();
     // A session opened before the move starts (its write races the fence).
-    const early = new TenantScope(databaseFor(env.DB), (await DATABASES.shared.prepare('SELECT * FROM tenants WHERE id = ?').bind(t.id).first())! as never, { kind: 'user', tenantRef: t.id, userId: 'u', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null }, 'early');
+    const early = new TenantScope(databaseFor(env.DB), (await env.DB.prepare('SELECT * FROM tenants WHERE id = ?').bind(t.id).first())! as never, { kind: 'user', tenantRef: t.id, userId: 'u', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null }, 'early');
 
     const platform = await platformToken();
     const started = await postWith({ INGEST_QUEUE: { send: async () => undefined } }, 'mutation($id: ID!) { moveTenant(id: $id, placement: "regional:eu") { id step source target } }', { id: t.id }, platform);
@@ -173,7 +173,7 @@ describe('moveTenant', () => {
 
   it('turns a write refused by the fence into TENANT_MIGRATING in the error mask', () => {
     const masked = maskError('req', () => undefined)(new Error('D1_ERROR', { cause: new Error('D1_ERROR: edgerag:TENANT_MIGRATING: SQLITE_CONSTRAINT') }));
-    expect((masked as { extensions: Record<string, unknown> }).extensions).toMatchObject({ code: 'TENANT_MIGRATING', retryAfter: 10, http: { status: 503 } });
+    expect((masked as unknown as { extensions: Record<string, unknown> }).extensions).toMatchObject({ code: 'TENANT_MIGRATING', retryAfter: 10, http: { status: 503 } });
   });
 
   it('is driven by the queue: the job message runs the move to the end', async () => {

@@ -186,7 +186,7 @@ describe('moveTenant', () => {
     expect(sent).toEqual([{ type: 'tenant.move', moveId: r.body.data.moveTenant.id }]);
     const batch = createMessageBatch('edgerag-ingest', [{ id: 'm1', timestamp: new Date(), attempts: 1, body: sent[0] }]);
     const ctx = createExecutionContext();
-    await worker.queue!(batch as never, held as never, ctx);
+    await (worker as ExportedHandler<Env>).queue!(batch as never, held as never, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['m1']);
     expect(await placementOf(t)).toEqual({ placement: 'dedicated:d1-1', moving_to: null });
     expect(await snapshotIn('dedicated:d1-1', t.id)).toEqual(before);

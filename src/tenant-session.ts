@@ -15,6 +15,7 @@ import { PlatformStore } from './db/platform-store';
 import type { TenantRow } from './db/schema';
 import { TenantScope } from './db/tenant-scope';
 import { loadConfig, type AppEnv, type Config, type PlanLimits } from './env';
+import { AppError } from './lib/errors';
 import type { Logger } from './lib/log';
 import { guardClient } from './objects/guard-client';
 import type { GuardClient } from './objects/guard-types';
@@ -47,6 +48,16 @@ export interface Root {
 /** Request and response header carrying a D1 Sessions bookmark (docs/placement.md). */
 export const BOOKMARK_HEADER = 'x-edgerag-bookmark';
 
+/** Bookmarks are opaque to clients; this only keeps junk away from the D1 API. */
+const BOOKMARK_RE = /^[A-Za-z0-9._:-]{1,256}$/;
+
+/** The client's bookmark, checked: BAD_USER_INPUT naming the header when it cannot be one. */
+export function parseBookmark(value: string | null): string | null {
+  if (value === null || value === '') return null;
+  if (!BOOKMARK_RE.test(value)) throw new AppError('BAD_USER_INPUT', `${BOOKMARK_HEADER} is not a bookmark this service issued`, { field: BOOKMARK_HEADER });
+  return value;
+}
+
 /** Builds the root. Throws ConfigError (naming the bad value) when the configuration is invalid. */
 export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promise<unknown>): void; bookmark?: string | null }): Root {
   const config = loadConfig(env);
@@ -59,7 +70,7 @@ export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promi
     embedder: embeddingProvider(config),
     log: opts.log,
     waitUntil: opts.waitUntil ?? ((p) => void p.catch(() => undefined)),
-    bookmark: opts.bookmark ?? null,
+    bookmark: parseBookmark(opts.bookmark ?? null),
     enqueueJob: (message) => env.INGEST_QUEUE.send(message),
   };
 }

@@ -6,11 +6,10 @@
 import { authenticate } from '../auth/authenticate';
 import type { Principal } from '../auth/principal';
 import { createRequestContext, effectiveLimits } from '../context';
-import type { databaseFor } from '../db/client';
 import type { PlatformStore } from '../db/platform-store';
 import { parseSettings } from '../db/repositories/tenant';
 import type { TenantRow } from '../db/schema';
-import { TenantScope } from '../db/tenant-scope';
+import type { TenantScope } from '../db/tenant-scope';
 import { loadConfig, type AppEnv, type Config } from '../env';
 import { AppError } from '../lib/errors';
 import { createLogger, errorDetail, type Logger } from '../lib/log';
@@ -38,7 +37,7 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
   try {
     const config = loadConfig(env);
     const root = createRoot(env, { log, waitUntil: (p) => exec.waitUntil(p), bookmark: request.headers.get(BOOKMARK_HEADER) });
-    const { catalogue: db, platform } = root;
+    const { platform } = root;
 
     if (request.method === 'OPTIONS') {
       // Preflight carries no credential: allow only origins of the base domain or the host's tenant.
@@ -72,9 +71,8 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
       if (!admit.allowed) throw refusal(admit);
     }
 
-    if (tenant) exec.waitUntil(recordActivity(platform, db, tenant, principal, requestId, log));
-
     const ctx = await createRequestContext({ root, requestId, principal, tenant, guard, rateLimit: admit });
+    if (ctx.session) exec.waitUntil(recordActivity(platform, ctx.session.scope, principal, log));
     const yoga = yogaFor({ introspection: config.introspection });
     const response = await requestStore.run({ requestId, log }, () => yoga.fetch(body, { app: ctx }));
     if (response.status === 415) {
@@ -152,13 +150,11 @@ async function resolveTenant(request: Request, config: Config, platform: Platfor
 }
 
 /** Bookkeeping off the hot path: API key last_used_at, JWT users into members. */
-async function recordActivity(
-  platform: PlatformStore, db: ReturnType<typeof databaseFor>, tenant: TenantRow, p: Principal, requestId: string, log: Logger,
-): Promise<void> {
+async function recordActivity(platform: PlatformStore, scope: TenantScope, p: Principal, log: Logger): Promise<void> {
   try {
     if (p.apiKeyId) await platform.touchApiKey(p.apiKeyId);
     else if (p.userId && p.tenantRef) {
-      await new TenantScope(db, tenant, p, requestId).members.recordSeen(p.userId, p.role);
+      await scope.members.recordSeen(p.userId, p.role);
     }
   } catch (err) {
     log.warn('activity bookkeeping failed', errorDetail(err));

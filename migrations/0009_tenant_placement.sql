@@ -60,6 +60,9 @@ CREATE TABLE tenant_fences (
 CREATE TRIGGER collections_fence_insert BEFORE INSERT ON collections WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = NEW.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
 CREATE TRIGGER collections_fence_update BEFORE UPDATE ON collections WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = OLD.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
 CREATE TRIGGER collections_fence_delete BEFORE DELETE ON collections WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = OLD.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
+CREATE TRIGGER agents_fence_insert BEFORE INSERT ON agents WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = NEW.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
+CREATE TRIGGER agents_fence_update BEFORE UPDATE ON agents WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = OLD.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
+CREATE TRIGGER agents_fence_delete BEFORE DELETE ON agents WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = OLD.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
 CREATE TRIGGER documents_fence_insert BEFORE INSERT ON documents WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = NEW.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
 CREATE TRIGGER documents_fence_update BEFORE UPDATE ON documents WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = OLD.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;
 CREATE TRIGGER documents_fence_delete BEFORE DELETE ON documents WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = OLD.tenant_id) BEGIN SELECT RAISE(ABORT, 'edgerag:TENANT_MIGRATING'); END;

@@ -8,7 +8,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { sha256Hex } from '../lib/ids';
 import type { Database } from './client';
 import { CATALOGUE_AUDIT_PREFIXES } from './repositories/audit';
-import { auditLog, chunks, collections, conversations, documents, messages, tenantFences, tenants, type TenantRow } from './schema';
+import { agents, auditLog, chunks, collections, conversations, documents, messages, tenantFences, tenants, type TenantRow } from './schema';
 
 /**
  * Mirrors the tenant's row into a placement database that is not the catalogue. The
@@ -23,6 +23,7 @@ export async function writeResidence(db: Database, tenant: TenantRow): Promise<v
 /** What moves with a tenant, in insert order (parents first), with each table's keyset column. */
 export const TENANT_TABLES = [
   { name: 'collections', table: collections, key: collections.id },
+  { name: 'agents', table: agents, key: agents.id },
   { name: 'documents', table: documents, key: documents.id },
   { name: 'chunks', table: chunks, key: chunks.id },
   { name: 'conversations', table: conversations, key: conversations.id },

@@ -56,7 +56,7 @@ async function tenantDb() {
 }
 
 const principal = (tenantId: string): Principal => ({
-  kind: 'user', tenantRef: tenantId, userId: 'u1', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null,
+  kind: 'user', tenantRef: tenantId, userId: 'u1', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
 });
 
 describe('libSQL tenant databases', () => {

@@ -74,7 +74,7 @@ describe('moveTenant', () => {
     const view = await apiView(t);
     const deps = moveDepsForTest();
     // A session opened before the move starts (its write races the fence).
-    const early = new TenantScope(databaseFor(env.DB), (await env.DB.prepare('SELECT * FROM tenants WHERE id = ?').bind(t.id).first())! as never, { kind: 'user', tenantRef: t.id, userId: 'u', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null }, 'early');
+    const early = new TenantScope(databaseFor(env.DB), (await env.DB.prepare('SELECT * FROM tenants WHERE id = ?').bind(t.id).first())! as never, { kind: 'user', tenantRef: t.id, userId: 'u', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null }, 'early');
 
     const platform = await platformToken();
     const started = await postWith({ INGEST_QUEUE: { send: async () => undefined } }, 'mutation($id: ID!) { moveTenant(id: $id, placement: "regional:eu") { id step source target } }', { id: t.id }, platform);

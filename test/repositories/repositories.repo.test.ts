@@ -18,7 +18,7 @@ import { isFenceError } from '../../src/placement/fence';
 import { ftsPhrase, ftsTerms } from '../../src/rag/fts-query';
 
 const principal = (tenantId: string, role: Principal['role'] = 'admin'): Principal => ({
-  kind: 'user', tenantRef: tenantId, userId: `u-${tenantId.slice(0, 8)}`, apiKeyId: null, role, scopes: [], platformAdmin: false, rateLimitPerMinute: null,
+  kind: 'user', tenantRef: tenantId, userId: `u-${tenantId.slice(0, 8)}`, apiKeyId: null, role, scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
 });
 
 async function tenantIn(db: Database, catalogue: Database): Promise<TenantScope> {
@@ -109,7 +109,7 @@ describe.each(backends)('repositories on $name', (backend) => {
   it('conversations: a turn is stored whole; owners see their own, admins all; the other tenant none', async () => {
     const [a, b] = await two();
     const now = new Date().toISOString();
-    const c = { id: crypto.randomUUID(), title: 'Hello', createdAt: now, isNew: true };
+    const c = { id: crypto.randomUUID(), title: 'Hello', createdAt: now, isNew: true, agentId: null };
     const m = (role: 'user' | 'assistant', content: string) => ({ id: crypto.randomUUID(), role, content, sources: [], model: null, promptTokens: 1, completionTokens: 2, createdAt: now });
     await a.conversations.appendTurn({ conversation: c, messages: [m('user', 'hi'), m('assistant', 'hello')], audit: { action: 'conversation.ask', targetId: c.id } });
     expect(await a.conversations.messageCount(c.id)).toBe(2);

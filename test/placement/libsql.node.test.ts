@@ -17,7 +17,7 @@ import { createLogger } from '../../src/lib/log';
 import { keyIdOf, secretBox, sealedKeyId } from '../../src/lib/secret-box';
 import { choosePlacement } from '../../src/placement/choose';
 import { forgetSchemaChecks, openStore } from '../../src/placement/store';
-import { freshLibsql } from '../repositories/backends.node';
+import { freshLibsql, LIBSQL_MIGRATIONS_PARSE } from '../repositories/backends.node';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +59,7 @@ const principal = (tenantId: string): Principal => ({
   kind: 'user', tenantRef: tenantId, userId: 'u1', apiKeyId: null, role: 'admin', scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
 });
 
-describe('libSQL tenant databases', () => {
+describe.skipIf(!LIBSQL_MIGRATIONS_PARSE)('libSQL tenant databases', () => {
   it('stores URL and token as ciphertext under the current key id, and serves the tenant from its own database', async () => {
     const { catalogueClient, tenant, root, url, platform } = await tenantOnLibsql();
     expect(tenant.placement).toMatch(/^dedicated:lib/);

@@ -25,7 +25,16 @@ export async function freshLibsql(label: string) {
   return client;
 }
 
-export const backends: Backend[] = [
+/**
+ * KNOWN DRIFT, found by this suite: migration 0007 (tenant keyword index) nests 73 replace()
+ * calls in one expression, which libSQL's SQLite parser refuses ("parser stack overflow") while
+ * D1 accepts it. Until 0007's expression is flattened, the libSQL backend cannot be migrated:
+ * its suite is skipped (test/placement/libsql-drift.node.test.ts fails as soon as 0007 parses,
+ * to turn it back on).
+ */
+export const LIBSQL_MIGRATIONS_PARSE = false;
+
+export const backends: Backend[] = LIBSQL_MIGRATIONS_PARSE ? [
   {
     name: 'libsql dedicated',
     async open() {
@@ -34,4 +43,4 @@ export const backends: Backend[] = [
       return { db, catalogue };
     },
   },
-];
+] : [];

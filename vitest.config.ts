@@ -21,27 +21,39 @@ const worker = (overrides: Record<string, string> = {}) =>
 // globalThis.fetch for that host (the Worker runs in the test's isolate), so the real SDK
 // code talks to a fake OpenAI-compatible endpoint. Everything else runs offline.
 const OPENAI_TESTS = 'test/**/*.openai.test.ts';
+// Tests of the libSQL backend on the real engine (`@libsql/client` with a `file:` database) in
+// Node: the repository suite (test/repositories/*.repo.test.ts, also run in workerd against D1)
+// and the libSQL-only tests (*.node.test.ts).
+const NODE_TESTS = 'test/**/*.node.test.ts';
+const REPO_TESTS = 'test/repositories/*.repo.test.ts';
+const backends = (file: string) => ({ '#repo-backends': new URL(`./test/repositories/${file}`, import.meta.url).pathname });
 
 export default defineConfig({
   test: {
-    setupFiles: ['./test/setup.ts'],
     // Workers tests share two cores; keep the pool small and give workerd time on cold start.
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    // test/setup.ts (D1 migrations) is per workerd project: the Node project has no cloudflare:test.
     projects: [
       {
         extends: true,
         plugins: [worker()],
-        test: { name: 'workers', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, OPENAI_TESTS] },
+        resolve: { alias: backends('backends.workerd.ts') },
+        test: { name: 'workers', setupFiles: ['./test/setup.ts'], include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, OPENAI_TESTS, NODE_TESTS] },
+      },
+      {
+        // Not `extends`: no workerd, no test/setup.ts (it needs cloudflare:test).
+        resolve: { alias: backends('backends.node.ts') },
+        test: { name: 'node', environment: 'node', include: [REPO_TESTS, NODE_TESTS], testTimeout: 20_000 },
       },
       {
         extends: true,
         plugins: [worker({ OPENAI_API_KEY: 'sk-test-not-a-real-key', OPENAI_BASE_URL: 'https://fake-openai.test/v1' })],
-        test: { name: 'openai', include: [OPENAI_TESTS] },
+        test: { name: 'openai', setupFiles: ['./test/setup.ts'], include: [OPENAI_TESTS] },
       },
       // Benchmarks that need workerd (npm run bench:guard-rpc); only when asked for.
       ...(process.env.EDGERAG_BENCH
-        ? [{ extends: true, plugins: [worker()], test: { name: 'bench', include: ['scripts/bench/*.bench-run.ts'] } }]
+        ? [{ extends: true, plugins: [worker()], test: { name: 'bench', setupFiles: ['./test/setup.ts'], include: ['scripts/bench/*.bench-run.ts'] } }]
         : []),
     ],
   },

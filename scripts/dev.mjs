@@ -19,9 +19,13 @@ if (!existsSync('.dev.vars')) {
   copyFileSync('.dev.vars.example', '.dev.vars');
   console.log('created .dev.vars from .dev.vars.example');
 }
-console.log('applying local D1 migrations…');
-run(['d1', 'migrations', 'apply', 'DB', '--local']);
+console.log('applying local migrations to every tenant database…');
+{
+  const r = spawnSync(process.execPath, ['scripts/db-migrate.mjs', '--local'], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
 run(['d1', 'execute', 'DB', '--local', '--file', 'scripts/seed.sql']);
+run(['d1', 'execute', 'DB_EU', '--local', '--file', 'scripts/seed-eu.sql']);
 
 const { JWT_SECRET } = readDevVars();
 const tokens = {

@@ -1,18 +1,20 @@
 /**
  * Per-request composition: everything a resolver may use is built here, once per
  * request, from the verified principal and its tenant. Resolvers never touch `env`.
+ * The tenant part is the tenant session (src/tenant-session.ts): one per request.
  */
 import type { Principal } from './auth/principal';
-import type { Database } from './db/client';
-import { PlatformStore } from './db/platform-store';
+import type { PlatformStore } from './db/platform-store';
 import type { TenantRow } from './db/schema';
-import { TenantScope } from './db/tenant-scope';
-import type { AppEnv, Config, PlanLimits } from './env';
+import type { TenantScope } from './db/tenant-scope';
+import type { Config, PlanLimits } from './env';
 import { AppError } from './lib/errors';
 import type { Logger } from './lib/log';
 import type { AdmitResult, GuardClient, UsageSnapshot } from './objects/guard-types';
-import { limitsOf } from './objects/admission-rules';
 import { buildServices, type Services } from './services';
+import { openTenantSession, type Root, type TenantSession } from './tenant-session';
+
+export { effectiveLimits } from './tenant-session';
 
 export interface RequestContext {
   requestId: string;
@@ -20,6 +22,8 @@ export interface RequestContext {
   principal: Principal;
   /** The tenant the request acts in; null only for a platform admin on the bare domain. */
   tenant: TenantRow | null;
+  /** The tenant session; null exactly when `tenant` is. */
+  session: TenantSession | null;
   scope: TenantScope | null;
   limits: PlanLimits | null;
   guard: GuardClient | null;
@@ -27,6 +31,8 @@ export interface RequestContext {
   /** The tenant's usage as the guard answered it at admission (null without the guard). */
   usageAtAdmission: UsageSnapshot | null;
   platform: PlatformStore;
+  /** Per-request composition root (configuration, catalogue, deployment-wide clients). */
+  root: Root;
   services: Services;
   log: Logger;
   waitUntil(promise: Promise<unknown>): void;
@@ -37,15 +43,8 @@ export interface GraphQLContext {
   app: RequestContext;
 }
 
-/** Plan limits merged with the tenant's own overrides (set by platform admins). */
-export function effectiveLimits(config: Config, tenant: TenantRow): PlanLimits {
-  return limitsOf(config.plans, tenant);
-}
-
 export interface ContextInput {
-  env: AppEnv;
-  db: Database;
-  config: Config;
+  root: Root;
   requestId: string;
   principal: Principal;
   tenant: TenantRow | null;
@@ -54,28 +53,28 @@ export interface ContextInput {
   guard: GuardClient | null;
   rateLimit: AdmitResult | null;
   usage?: UsageSnapshot | null;
-  log: Logger;
-  waitUntil(promise: Promise<unknown>): void;
 }
 
-export function createRequestContext(input: ContextInput): RequestContext {
-  const { env, db, config, tenant, principal, requestId } = input;
-  const scope = tenant ? new TenantScope(db, tenant, principal, requestId) : null;
-  const limits = input.limits ?? (tenant ? effectiveLimits(config, tenant) : null);
+/** Builds the request context; opens the tenant session when the request acts in a tenant. */
+export async function createRequestContext(input: ContextInput): Promise<RequestContext> {
+  const { root, tenant, principal, requestId } = input;
+  const session = tenant ? await openTenantSession(root, tenant, principal, requestId, { guard: input.guard }) : null;
   return {
     requestId,
-    config,
+    config: root.config,
     principal,
     tenant,
-    scope,
-    limits,
-    guard: input.guard,
+    session,
+    scope: session?.scope ?? null,
+    limits: session?.limits ?? null,
+    guard: session?.guard ?? input.guard,
     rateLimit: input.rateLimit,
     usageAtAdmission: input.usage ?? null,
-    platform: new PlatformStore(db),
-    services: buildServices({ env, config, scope, guard: input.guard, limits, log: input.log, waitUntil: input.waitUntil }),
-    log: input.log,
-    waitUntil: input.waitUntil,
+    platform: root.platform,
+    root,
+    services: buildServices(root, session),
+    log: root.log,
+    waitUntil: root.waitUntil,
   };
 }
 

@@ -13,6 +13,8 @@ export interface AppEnv extends Env {
   D1_QUERY_COUNT?: string;
 }
 
+import { parsePlacementTable, PlacementConfigError, type PlacementTable } from './placement/config';
+
 export type Plan = 'free' | 'starter' | 'pro' | 'enterprise';
 
 export interface PlanLimits {
@@ -82,6 +84,8 @@ export interface Config {
   guardEnabled: boolean;
   /** URL ingestion where private hosts are refused (production): allowed ports, DNS-over-HTTPS resolver. */
   urlFetch: { ports: number[]; resolverUrl: string };
+  /** PLACEMENTS: placement id → bindings (src/placement/config.ts). */
+  placements: PlacementTable;
 }
 
 export class ConfigError extends Error {
@@ -164,9 +168,19 @@ export function loadConfig(env: AppEnv): Config {
     plans: mergePlans(env.PLAN_LIMITS),
     guardEnabled: flag(env.GUARD_ENABLED, true),
     urlFetch: { ports: ports.map(Number), resolverUrl },
+    placements: placementsOf(env, vectorBackend),
   };
   cache.set(env, config);
   return config;
+}
+
+function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend']): PlacementTable {
+  try {
+    return parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
+  } catch (err) {
+    if (err instanceof PlacementConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /** Limits that may be null (unlimited); the per-minute rates, the upload size and the PDF page cap must be numbers. */

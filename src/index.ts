@@ -9,6 +9,8 @@ import { graphiql, wantsGraphiQL } from './http/graphiql';
 import { health } from './http/health';
 import { handleGraphQL } from './http/pipeline';
 import { countingD1, isolateD1Counter } from './lib/d1-counter';
+import { consumeMoveMessages, moveDeps } from './placement/move-consumer';
+import { isMoveMessage } from './placement/move';
 import { consumeIngestBatch } from './rag/ingest-consumer';
 import { ingestConsumerDeps } from './services';
 
@@ -44,8 +46,15 @@ export default {
     if (url.pathname === '/') return Response.redirect(new URL('/graphql', url).toString(), 302);
     return new Response('Not found', { status: 404 });
   },
-  /** Document ingestion (edgerag-ingest) and its dead-letter queue (edgerag-ingest-dlq). */
+  /**
+   * Document ingestion (edgerag-ingest) and its dead-letter queue (edgerag-ingest-dlq). The
+   * ingest queue also carries moveTenant's job messages (`tenant.move`, src/placement/move.ts).
+   */
   async queue(batch, env): Promise<void> {
-    await consumeIngestBatch(batch, ingestConsumerDeps(env), batch.queue.endsWith('-dlq'));
+    const moves = batch.messages.filter((m) => isMoveMessage(m.body));
+    if (moves.length) await consumeMoveMessages(moves, moveDeps(env));
+    if (moves.length === batch.messages.length) return;
+    const ingest = moves.length ? { ...batch, messages: batch.messages.filter((m) => !isMoveMessage(m.body)) } : batch;
+    await consumeIngestBatch(ingest, ingestConsumerDeps(env), batch.queue.endsWith('-dlq'));
   },
 } satisfies ExportedHandler<AppEnv>;

@@ -1,40 +1,29 @@
 /**
- * The per-request service graph (composition root for domain services). Each feature
- * adds its service here; services receive the TenantScope and typed clients, never `env`
- * or a raw database handle.
+ * The per-request service graph (what resolvers call): the tenant session's services plus
+ * the deployment-wide ones. Services receive the TenantScope and typed clients from the
+ * session (src/tenant-session.ts), never `env` or a raw database handle.
  */
 import type { ModelPolicySource } from './ai/chat';
-import { embeddingProvider } from './ai/embeddings';
-import { TenantModels } from './ai/model-providers';
-import { ProviderSettingsService, type ProviderRules } from './ai/provider-settings';
+import type { TenantModels } from './ai/model-providers';
+import type { ProviderSettingsService } from './ai/provider-settings';
 import type { Principal } from './auth/principal';
-import { effectiveLimits } from './context';
-import { databaseFor } from './db/client';
-import { PlatformStore } from './db/platform-store';
-import { TenantScope } from './db/tenant-scope';
-import { loadConfig, type AppEnv, type Config, type PlanLimits } from './env';
-import { createLogger, type Logger } from './lib/log';
-import { guardClient } from './objects/guard-client';
+import type { AppEnv } from './env';
+import { createLogger } from './lib/log';
 import { guardDirectory } from './objects/guard-client';
-import type { GuardClient, GuardDirectory } from './objects/guard-types';
-import { AgentService } from './rag/agents';
-import { AnswerService } from './rag/answer';
-import { buildDocumentServices, retrievalClients, type DocumentServices } from './rag/document-services';
+import type { GuardDirectory } from './objects/guard-types';
+import type { AgentService } from './rag/agents';
+import type { AnswerService } from './rag/answer';
+import type { DocumentServices } from './rag/document-services';
 import type { ConsumerDeps } from './rag/ingest-consumer';
+import { createRoot, openTenantSession, tenantModels, type Root, type TenantSession } from './tenant-session';
 
-export interface ServiceDeps {
-  env: AppEnv;
-  config: Config;
-  scope: TenantScope | null;
-  guard: GuardClient | null;
-  limits: PlanLimits | null;
-  log: Logger;
-  waitUntil(promise: Promise<unknown>): void;
-}
+export { tenantModels } from './tenant-session';
 
-/** Documents and retrieval (retriever, ingestion): src/rag/document-services.ts. */
-export interface Services extends DocumentServices {
-  /** Any tenant's TenantGuard, for usage reads (the request's own guard is deps.guard). */
+/** Documents and retrieval (retriever, ingestion): null on a tenantless (platform) request. */
+export interface Services {
+  retriever: DocumentServices['retriever'] | null;
+  ingestion: DocumentServices['ingestion'] | null;
+  /** Any tenant's TenantGuard, for usage reads (the request's own guard is the session's). */
   guards: GuardDirectory;
   /** Chat models this tenant may choose: its own provider's chatModels, else CHAT_MODEL + CHAT_MODEL_ALLOWLIST. */
   chatModels: ModelPolicySource;
@@ -48,93 +37,46 @@ export interface Services extends DocumentServices {
   agents: AgentService | null;
 }
 
-/**
- * The tenant's provider settings and its per-request models: the one place where a
- * tenant's own provider record meets the deployment's configuration. Also used by the
- * ingestion consumer, so a queue message embeds with the same provider as a request.
- */
-export function tenantModels(env: AppEnv, config: Config, scope: TenantScope | null): { models: TenantModels; providers: ProviderSettingsService | null } {
-  const deployment = { config, chatAllowlist: env.CHAT_MODEL_ALLOWLIST };
-  if (!scope) return { models: new TenantModels(deployment, async () => null), providers: null };
-  const deploymentEmbedding = () => {
-    const e = embeddingProvider(config);
-    return { model: e.model, dimensions: e.dimensions };
-  };
-  const providers = new ProviderSettingsService({
-    scope,
-    encryptionKey: env.ENCRYPTION_KEY,
-    rules: async (): Promise<ProviderRules> => {
-      const row = await scope.modelProvider.get();
-      return {
-        allowPrivateHosts: config.environment !== 'production',
-        currentEmbedding: row ? { model: row.embeddingModel, dimensions: row.embeddingDimensions } : deploymentEmbedding(),
-        deploymentEmbedding: deploymentEmbedding(),
-        fixedDimensions: config.vectorBackend === 'vectorize' ? config.embeddingDimensions : null,
-      };
-    },
-  });
-  return { models: new TenantModels(deployment, () => providers.load()), providers };
-}
-
-export function buildServices(deps: ServiceDeps): Services {
-  const { models, providers } = tenantModels(deps.env, deps.config, deps.scope);
-  const chatModels: ModelPolicySource = models;
-  const documentServices = buildDocumentServices(deps, {
-    blobs: deps.env.DOCUMENTS,
-    queue: deps.env.INGEST_QUEUE,
-    fetcher: (input, init) => fetch(input, init),
-    embedder: models.embedder,
-  });
-  const agents = deps.scope ? new AgentService({ scope: deps.scope, models: chatModels }) : null;
+export function buildServices(root: Root, session: TenantSession | null): Services {
+  const models = session?.services.models ?? tenantModels(root.env, root.config, null).models;
   return {
-    ...documentServices,
-    guards: guardDirectory(deps.env.TENANT_GUARD, deps.log),
-    chatModels,
+    retriever: session?.services.retriever ?? null,
+    ingestion: session?.services.ingestion ?? null,
+    answers: session?.services.answers ?? null,
+    agents: session?.services.agents ?? null,
+    providers: session?.services.providers ?? null,
     models,
-    providers,
-    agents,
-    answers: deps.scope
-      ? new AnswerService({
-          scope: deps.scope,
-          retriever: documentServices.retriever,
-          provider: models.chat,
-          models: chatModels,
-          agents: agents!,
-          guard: deps.guard,
-          limits: deps.limits,
-          log: deps.log,
-        })
-      : null,
+    chatModels: models,
+    guards: guardDirectory(root.env.TENANT_GUARD, root.log),
   };
 }
 
+/** The principal queue work acts as: the ingestion system, with a member's rights. */
+export const INGEST_PRINCIPAL: Principal = {
+  kind: 'user', tenantRef: null, userId: 'system:ingest', apiKeyId: null, role: 'member',
+  scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
+};
+
 /**
- * The ingest queue consumer's dependencies (src/index.ts `queue`): each message acts in
- * its own tenant's TenantScope, as the ingestion system rather than a user.
+ * The ingest queue consumer's dependencies (src/index.ts `queue`): each message opens its
+ * own tenant's session (so its placement's database, bucket and index, and its model
+ * provider), as the ingestion system rather than a user.
  */
 export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
-  const config = loadConfig(env);
-  const db = databaseFor(env.DB);
-  const platform = new PlatformStore(db);
   const log = createLogger(`queue:${crypto.randomUUID()}`);
+  const root = createRoot(env, { log });
   return {
     tenant: async (tenantId) => {
-      const tenant = await platform.tenantByRef(tenantId);
-      if (!tenant || tenant.id !== tenantId) return null;
-      const principal: Principal = {
-        kind: 'user', tenantRef: tenant.id, userId: 'system:ingest', apiKeyId: null, role: 'member',
-        scopes: [], platformAdmin: false, rateLimitPerMinute: null, collectionIds: null, agentIds: null,
-      };
-      const scope = new TenantScope(db, tenant, principal, `queue:${tenantId}`);
+      const tenant = await root.platform.tenantById(tenantId);
+      if (!tenant) return null;
+      const session = await openTenantSession(root, tenant, { ...INGEST_PRINCIPAL, tenantRef: tenant.id }, `queue:${tenantId}`);
       return {
-        scope,
-        limits: effectiveLimits(config, tenant),
-        guard: config.guardEnabled ? guardClient(env.TENANT_GUARD, tenant.id) : null,
-        embedder: tenantModels(env, config, scope).models.embedder,
+        scope: session.scope, limits: session.limits, guard: session.guard, blobs: session.store.blobs, vectors: session.store.vectors,
+        migrating: session.migrating, embedder: session.services.models.embedder,
       };
     },
-    blobs: env.DOCUMENTS,
-    ...retrievalClients({ config, env }),
+    requeue: (message, delaySeconds) => env.INGEST_QUEUE.send(message, { delaySeconds }),
+    embedder: root.embedder,
     log,
   };
 }

@@ -4,6 +4,7 @@
  * suggestions per configuration, errors masked with the request id.
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useMigrationFence } from './http/use-migration-fence';
 import { createYoga, type Plugin, useExecutionCancellation } from 'graphql-yoga';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { GraphQLContext } from './context';
@@ -45,7 +46,7 @@ const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
     for (const e of res.errors ?? []) {
       const code = e.extensions?.code;
       // CONFLICT (a lost race) always names its own short retryAfter.
-      if (code !== 'RATE_LIMITED' && code !== 'QUOTA_EXCEEDED' && code !== 'CONFLICT') continue;
+      if (code !== 'RATE_LIMITED' && code !== 'QUOTA_EXCEEDED' && code !== 'CONFLICT' && code !== 'TENANT_MIGRATING') continue;
       // A limit with no reset time (e.g. a standing total such as collections) still tells
       // clients to back off rather than retry at once.
       const after = e.extensions?.retryAfter;
@@ -145,6 +146,7 @@ function build(opts: YogaOptions) {
       }),
       introspectionRule(opts.introspection),
       useExecutionCancellation(),
+      useMigrationFence(),
       rateLimitExtensionPlugin,
       requestErrorPlugin(!opts.introspection),
     ],

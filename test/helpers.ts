@@ -28,13 +28,18 @@ export async function signToken(
 
 /** Inserts a fresh tenant directly (platform bootstrap), with a unique slug. */
 export async function createTenant(
-  opts: { plan?: string; status?: string; limits?: Record<string, unknown>; prefix?: string } = {},
+  opts: { plan?: string; status?: string; limits?: Record<string, unknown>; prefix?: string; placement?: string } = {},
 ): Promise<TestTenant> {
   const id = crypto.randomUUID();
   const slug = `${opts.prefix ?? 't'}${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  await env.DB.prepare('INSERT INTO tenants (id, slug, name, plan, status, limits) VALUES (?, ?, ?, ?, ?, ?)')
-    .bind(id, slug, `Tenant ${slug}`, opts.plan ?? 'pro', opts.status ?? 'active', JSON.stringify(opts.limits ?? {}))
+  const placement = opts.placement ?? 'shared';
+  await env.DB.prepare('INSERT INTO tenants (id, slug, name, plan, status, limits, placement, tier) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    .bind(id, slug, `Tenant ${slug}`, opts.plan ?? 'pro', opts.status ?? 'active', JSON.stringify(opts.limits ?? {}), placement,
+      placement.startsWith('dedicated:') ? 'dedicated' : 'shared')
     .run();
+  // The residence row a placement database needs (src/placement/store.ts writeResidence).
+  const placed = ({ 'regional:eu': env.DB_EU, 'dedicated:d1-1': env.DB_DEDICATED_1 } as Record<string, D1Database | undefined>)[placement];
+  if (placed) await placed.prepare('INSERT INTO tenants (id, slug, name, placement) VALUES (?, ?, ?, ?)').bind(id, slug, `Tenant ${slug}`, placement).run();
   const tokenFor = (role: 'owner' | 'admin' | 'member' | 'viewer', sub = `${role}-${slug}`, extra: Record<string, unknown> = {}) =>
     signToken({ tenant_id: id, role, ...extra }, { sub });
   return { id, slug, token: await tokenFor('admin'), tokenFor };

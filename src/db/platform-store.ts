@@ -11,7 +11,7 @@ import { newId, nowIso } from '../lib/ids';
 import { checkedText, INPUT_LIMITS } from '../lib/input';
 import { decodeCursor, type Page } from '../lib/pagination';
 import type { Database } from './client';
-import { apiKeys, auditLog, tenantDomains, tenants, type ApiKeyRow, type TenantRow } from './schema';
+import { apiKeys, auditLog, tenantDatabases, tenantDomains, tenants, type ApiKeyRow, type TenantDatabaseRow, type TenantRow } from './schema';
 
 export type TenantStatus = TenantRow['status'];
 export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -24,6 +24,10 @@ export interface CreateTenantData {
   plan: Plan;
   region?: string | null;
   status?: TenantStatus;
+  /** Placement id chosen by src/placement/choose.ts (default shared). */
+  placement?: string;
+  /** A libSQL database registered with the tenant (its sealed credential). */
+  database?: Omit<TenantDatabaseRow, 'createdAt'> | null;
 }
 export interface UpdateTenantData {
   name?: string | null;
@@ -109,7 +113,13 @@ export class PlatformStore {
     return { items: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 
-  async createTenant(data: CreateTenantData, actor: string, requestId: string): Promise<TenantRow> {
+  async createTenant(
+    data: CreateTenantData,
+    actor: string,
+    requestId: string,
+    /** Runs with the row before it is written (the placement's residence row). */
+    beforeInsert?: (row: TenantRow) => Promise<void>,
+  ): Promise<TenantRow> {
     const slug = data.slug.toLowerCase();
     if (!SLUG_RE.test(slug) || RESERVED_SLUGS.has(slug)) {
       throw new AppError('BAD_USER_INPUT', 'slug must be a DNS label (a-z, 0-9, -) and not reserved', { field: 'slug' });
@@ -119,19 +129,38 @@ export class PlatformStore {
     if (await this.tenantByRef(slug)) throw new AppError('BAD_USER_INPUT', 'slug is already taken', { field: 'slug' });
     const id = newId();
     const ts = nowIso();
+    const placement = data.placement ?? 'shared';
     const row: TenantRow = {
       id, slug, name, plan: data.plan, status: data.status ?? 'active',
-      region, tier: 'shared', settings: '{}', limits: '{}',
-      createdAt: ts, updatedAt: ts, trialEndsAt: null,
+      region, tier: placement.startsWith('dedicated:') ? 'dedicated' : 'shared', placement, movingTo: null,
+      settings: '{}', limits: '{}', createdAt: ts, updatedAt: ts, trialEndsAt: null,
     };
+    await beforeInsert?.(row);
     await this.db.batch([
       this.db.insert(tenants).values(row),
+      ...(data.database ? [this.db.insert(tenantDatabases).values(data.database)] : []),
       this.db.insert(auditLog).values({
         id: newId(), tenantId: id, actor, action: 'tenant.create', targetType: 'tenant', targetId: id,
-        details: JSON.stringify({ slug, plan: data.plan }), requestId,
+        // The database's name and key id only: never its URL or token, not even sealed.
+        details: JSON.stringify({ slug, plan: data.plan, placement, ...(data.database ? { database: { name: data.database.name, kind: data.database.kind, keyId: data.database.keyId } } : {}) }),
+        requestId,
       }),
     ]);
     return row;
+  }
+
+  /** Tenants whose data lives in the placement (a dedicated placement has at most one). */
+  async tenantsIn(placement: string): Promise<TenantRow[]> {
+    return this.db.select().from(tenants).where(or(eq(tenants.placement, placement), eq(tenants.movingTo, placement))).all();
+  }
+
+  async tenantDatabase(name: string): Promise<TenantDatabaseRow | null> {
+    return (await this.db.select().from(tenantDatabases).where(eq(tenantDatabases.name, name)).get()) ?? null;
+  }
+
+  /** Every registered libSQL tenant database (for `npm run db:migrate` and key rotation). */
+  async tenantDatabases(): Promise<TenantDatabaseRow[]> {
+    return this.db.select().from(tenantDatabases).orderBy(asc(tenantDatabases.name)).all();
   }
 
   async updateTenant(id: string, data: UpdateTenantData, actor: string, requestId: string): Promise<TenantRow> {

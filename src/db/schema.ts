@@ -19,6 +19,10 @@ export const tenants = sqliteTable('tenants', {
   status: text('status', { enum: ['trial', 'active', 'suspended', 'cancelled'] }).notNull().default('active'),
   region: text('region'),
   tier: text('tier', { enum: ['shared', 'dedicated'] }).notNull().default('shared'),
+  /** Where the tenant's own rows live: `shared`, `regional:<region>` or `dedicated:<name>` (src/placement). */
+  placement: text('placement').notNull().default('shared'),
+  /** The placement a running move is taking the tenant to; writes are refused while set. */
+  movingTo: text('moving_to'),
   /** JSON: TenantSettings (system prompt, CORS origins, model, retrieval defaults). */
   settings: text('settings').notNull().default('{}'),
   /** JSON: per-tenant overrides of plan limits (platform admins only). */
@@ -258,7 +262,44 @@ export const auditLog = sqliteTable('audit_log', {
   createdAt: text('created_at').notNull().default(now),
 });
 
+/** libSQL tenant databases: URL and token as AES-GCM ciphertext under ENCRYPTION_KEY (migration 0009). */
+export const tenantDatabases = sqliteTable('tenant_databases', {
+  name: text('name').primaryKey(),
+  kind: text('kind', { enum: ['libsql'] }).notNull(),
+  urlCiphertext: text('url_ciphertext').notNull(),
+  tokenCiphertext: text('token_ciphertext').notNull(),
+  keyId: text('key_id').notNull(),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+/** Resumable moveTenant jobs (src/placement/move.ts). */
+export const tenantMoves = sqliteTable('tenant_moves', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  source: text('source').notNull(),
+  target: text('target').notNull(),
+  step: text('step', { enum: ['fence', 'copy', 'vectors', 'originals', 'verify', 'switch', 'cleanup', 'done', 'failed'] }).notNull(),
+  /** JSON MoveState: progress and the verification figures. */
+  state: text('state').notNull().default('{}'),
+  error: text('error'),
+  actor: text('actor').notNull(),
+  requestId: text('request_id'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+  finishedAt: text('finished_at'),
+});
+
+/** A move's write fence, in the tenant's source database (triggers of migration 0009). */
+export const tenantFences = sqliteTable('tenant_fences', {
+  tenantId: text('tenant_id').primaryKey(),
+  moveId: text('move_id').notNull(),
+  reason: text('reason', { enum: ['moving', 'moved'] }).notNull(),
+  createdAt: text('created_at').notNull().default(now),
+});
+
 export type TenantRow = typeof tenants.$inferSelect;
+export type TenantMoveRow = typeof tenantMoves.$inferSelect;
+export type TenantDatabaseRow = typeof tenantDatabases.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type CollectionRow = typeof collections.$inferSelect;
 export type DocumentRow = typeof documents.$inferSelect;

@@ -1,8 +1,13 @@
 /**
- * TenantScope: the only door to tenant data (DESIGN §3). It is built by the request
- * pipeline from the verified credential's tenant and handed to resolvers and services.
- * Every repository it exposes adds `tenant_id = ?` to every statement; the vector
+ * TenantScope: the only door to tenant data (DESIGN §3). It is built by the tenant session
+ * (src/tenant-session.ts) from the verified credential's tenant and handed to resolvers and
+ * services. Every repository it exposes adds `tenant_id = ?` to every statement; the vector
  * namespace is the tenant id. Nothing else in src/ may query tenant-owned tables.
+ *
+ * Two handles (DESIGN §11): `db`, the tenant's placement database (collections, documents,
+ * chunks, conversations, messages and their audit rows), and `catalogue`, the global
+ * database (the tenant row and its settings, API keys, memberships). For a `shared` tenant
+ * both are DB. Which database a repository uses is fixed here, never chosen by a caller.
  */
 import { getTableColumns, is, SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
@@ -56,6 +61,8 @@ export class TenantScope {
     readonly tenant: TenantRow,
     readonly principal: Principal,
     readonly requestId: string,
+    /** The global catalogue; the same handle as `db` for a shared tenant. */
+    readonly catalogue: Database = db,
   ) {
     this.tenantId = tenant.id;
     this.collections = new CollectionsRepo(this);
@@ -101,7 +108,7 @@ export class TenantScope {
    * given a condition that is true exactly when the change happened, it records only
    * changes that took place.
    */
-  auditStatement(entry: AuditEntry, onlyIf?: SQL): BatchItem<'sqlite'> {
+  auditStatement(entry: AuditEntry, onlyIf?: SQL, db: Database = this.db): BatchItem<'sqlite'> {
     const row: typeof auditLog.$inferInsert = {
       id: newId(),
       tenantId: this.tenantId,
@@ -112,18 +119,21 @@ export class TenantScope {
       details: JSON.stringify(entry.details ?? {}),
       requestId: this.requestId,
     };
-    if (!onlyIf) return this.db.insert(auditLog).values(row);
+    if (!onlyIf) return db.insert(auditLog).values(row);
     // INSERT … SELECT <values> WHERE <condition>: drizzle lists every column in table order,
     // so the values follow that order (a column not given takes its SQL default).
     const given = row as Record<string, unknown>;
     const values = Object.entries(getTableColumns(auditLog)).map(([key, column]) =>
       given[key] !== undefined ? sql`${given[key]}` : is(column.default, SQL) ? column.default : sql`null`,
     );
-    return this.db.insert(auditLog).select(sql`select ${sql.join(values, sql`, `)} where ${onlyIf}`);
+    return db.insert(auditLog).select(sql`select ${sql.join(values, sql`, `)} where ${onlyIf}`);
   }
 
-  /** Runs the statements and the audit row as one D1 transaction. */
-  async writeAudited(statements: BatchItem<'sqlite'>[], entry: AuditEntry): Promise<void> {
-    await this.db.batch([this.auditStatement(entry), ...statements]);
+  /**
+   * Runs the statements and the audit row as one transaction, in `db` (the tenant data
+   * database unless the statements are the catalogue's: a batch never spans two databases).
+   */
+  async writeAudited(statements: BatchItem<'sqlite'>[], entry: AuditEntry, db: Database = this.db): Promise<void> {
+    await db.batch([this.auditStatement(entry, undefined, db), ...statements]);
   }
 }

@@ -21,9 +21,9 @@ export function corsHeaders(origin: string | null, allowed: boolean): Record<str
   return {
     'access-control-allow-origin': origin,
     'access-control-allow-credentials': 'true',
-    'access-control-allow-headers': 'authorization, content-type, x-api-key, x-request-id',
+    'access-control-allow-headers': 'authorization, content-type, x-api-key, x-request-id, x-edgerag-bookmark',
     'access-control-allow-methods': 'GET, POST, OPTIONS',
-    'access-control-expose-headers': 'ratelimit, ratelimit-policy, retry-after, x-request-id',
+    'access-control-expose-headers': 'ratelimit, ratelimit-policy, retry-after, x-request-id, x-edgerag-bookmark',
     'access-control-max-age': '600',
     vary: 'Origin',
   };

@@ -7,8 +7,6 @@
  */
 import { directory } from '../auth/directory';
 import { createRequestContext } from '../context';
-import { databaseFor } from '../db/client';
-import { PlatformStore } from '../db/platform-store';
 import { loadAdmissionDirect } from '../db/admission-store';
 import { parseSettings } from '../db/repositories/tenant';
 import { loadConfig, type AppEnv } from '../env';
@@ -17,6 +15,7 @@ import { createLogger, errorDetail } from '../lib/log';
 import { requestStore } from '../lib/request-store';
 import { guardClient } from '../objects/guard-client';
 import type { AdmitResult } from '../objects/guard-types';
+import { BOOKMARK_HEADER, createRoot } from '../tenant-session';
 import { yogaFor } from '../yoga';
 import { recordActivityDirect } from './activity';
 import { admit, hostTenant, Refusal, type AdmissionDeps } from './admission';
@@ -35,10 +34,9 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
   let admission: AdmitResult | null = null;
   try {
     const config = loadConfig(env);
-    const db = databaseFor(env.DB);
-    const platform = new PlatformStore(db);
+    const root = createRoot(env, { log, waitUntil: (p) => exec.waitUntil(p), bookmark: request.headers.get(BOOKMARK_HEADER) });
     const deps: AdmissionDeps = {
-      config, db, platform, directory, log,
+      config, db: root.catalogue, platform: root.platform, directory, log,
       guardFor: config.guardEnabled ? (tenantId) => guardClient(env.TENANT_GUARD, tenantId, log) : null,
       beforeLookup: () => spendPreauth(env.PREAUTH_LIMITER, request),
     };
@@ -54,11 +52,11 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     const { principal, tenant } = admitted;
 
     // Guard off: bookkeeping here, coalesced per isolate (with the guard, the guard does it).
-    if (tenant && !admitted.guard) exec.waitUntil(recordActivityDirect(db, tenant, principal, requestId, log));
+    if (tenant && !admitted.guard) exec.waitUntil(recordActivityDirect(root.catalogue, tenant, principal, requestId, log));
 
-    const ctx = createRequestContext({
-      env, db, config, requestId, principal, tenant, limits: admitted.limits, guard: admitted.guard, rateLimit: admission, usage: admitted.usage, log,
-      waitUntil: (p) => exec.waitUntil(p),
+    // The tenant session (placement database, bucket, vectors) reuses the admitting guard.
+    const ctx = await createRequestContext({
+      root, requestId, principal, tenant, limits: admitted.limits, guard: admitted.guard, rateLimit: admission, usage: admitted.usage,
     });
     const yoga = yogaFor({ introspection: config.introspection });
     const response = await requestStore.run({ requestId, log }, () => yoga.fetch(body, { app: ctx }));
@@ -69,7 +67,9 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
       const res = new Response(plain.body, { status: 415, headers: plain.headers });
       return admission ? withRateLimitExtension(res, admission) : res;
     }
-    return withHeaders(response, { ...headers, 'x-request-id': requestId });
+    // The D1 Sessions bookmark after this request's tenant-data queries (docs/placement.md).
+    const bookmark = ctx.session?.store.bookmark();
+    return withHeaders(response, { ...headers, 'x-request-id': requestId, ...(bookmark ? { [BOOKMARK_HEADER]: bookmark } : {}) });
   } catch (caught) {
     let err = caught;
     if (err instanceof Refusal) {

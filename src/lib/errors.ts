@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
    * `extensions.retryAfter` seconds). Not in DESIGN §7's list: a conflict is not an outage.
    */
   CONFLICT: 409,
+  /** Writes refused while the tenant moves between databases (Retry-After); reads continue. */
+  TENANT_MIGRATING: 503,
   /** Masked unexpected error (not in DESIGN §7's list: the mask needs a code too). */
   INTERNAL_SERVER_ERROR: 500,
 } as const;
@@ -29,8 +31,8 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly extensions: Record<string, unknown>;
-  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
-    super(message);
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'AppError';
     this.code = code;
     this.extensions = extensions;

@@ -78,6 +78,17 @@ export class LocalVectorIndex extends DurableObject<Env> {
     return { count };
   }
 
+  /** Stored vectors by id (unit length, as stored), for copying a namespace elsewhere. */
+  async getByIds(ids: string[]): Promise<VectorRecord[]> {
+    const sql = this.ctx.storage.sql;
+    const out: VectorRecord[] = [];
+    for (const id of ids) {
+      const row = sql.exec<{ id: string; v: ArrayBuffer; metadata: string }>('SELECT id, v, metadata FROM vectors WHERE id = ?', id).toArray()[0];
+      if (row) out.push({ id: row.id, values: Array.from(new Float32Array(row.v.slice(0))), metadata: JSON.parse(row.metadata) as Metadata });
+    }
+    return out;
+  }
+
   async describe(): Promise<{ dimensions: number | null; vectorCount: number }> {
     return { dimensions: this.matrix?.dims ?? null, vectorCount: this.matrix?.size ?? 0 };
   }

@@ -1,10 +1,13 @@
 /**
- * Composition of the documents-and-retrieval services for one request (wired into
- * src/services.ts, which hands over the bindings). The services themselves never see `env`.
+ * Composition of the documents-and-retrieval services for one tenant session (called by
+ * src/tenant-session.ts, which hands over the placement's bindings). The services themselves
+ * never see `env`.
  */
-import { embeddingProvider, type EmbeddingProvider } from '../ai/embeddings';
-import type { ServiceDeps } from '../services';
-import { vectorStoreFor } from '../vector';
+import type { EmbeddingProvider } from '../ai/embeddings';
+import type { TenantScope } from '../db/tenant-scope';
+import type { Config, PlanLimits } from '../env';
+import type { Logger } from '../lib/log';
+import type { GuardClient } from '../objects/guard-types';
 import type { VectorStore } from '../vector/types';
 import type { IngestQueue } from './ingest-types';
 import { IngestionService } from './ingestion';
@@ -12,50 +15,47 @@ import { RetrievalService } from './retrieval';
 import type { Retriever } from './types';
 
 export interface DocumentServices {
-  /** search (and chat's retrieval); null on a tenantless (platform) request. */
-  retriever: Retriever | null;
-  /** ingestDocument / deleteDocument; null on a tenantless (platform) request. */
-  ingestion: IngestionService | null;
+  /** search (and chat's retrieval). */
+  retriever: Retriever;
+  /** ingestDocument / deleteDocument. */
+  ingestion: IngestionService;
 }
 
-/** The bindings documents need, read from `env` by the composition root. */
-export interface DocumentBindings {
+/** What the session resolved for the tenant: scope, limits, guard and its placement's bindings. */
+export interface DocumentDeps {
+  scope: TenantScope;
+  limits: PlanLimits;
+  guard: GuardClient | null;
+  config: Config;
+  log: Logger;
+  waitUntil(promise: Promise<unknown>): void;
+  vectors: VectorStore;
+  /** The tenant's embedder (its own provider's or the deployment's: src/ai/model-providers.ts). */
+  embedder: EmbeddingProvider;
   blobs: R2Bucket;
   queue: IngestQueue;
   fetcher: typeof fetch;
-  /** The tenant's embedder (its own provider's or the deployment's: src/ai/model-providers.ts). */
-  embedder?: EmbeddingProvider;
 }
 
-/** Clients shared by the request path and the queue consumer. */
-export function retrievalClients(deps: Pick<ServiceDeps, 'config' | 'env'>): { vectors: VectorStore; embedder: EmbeddingProvider } {
-  return { vectors: vectorStoreFor(deps.config, deps.env), embedder: embeddingProvider(deps.config) };
-}
-
-export function buildDocumentServices(deps: ServiceDeps, bindings: DocumentBindings): DocumentServices {
-  if (!deps.scope || !deps.limits) return { retriever: null, ingestion: null };
-  const clients = retrievalClients(deps);
-  const vectors = clients.vectors;
-  const embedder = bindings.embedder ?? clients.embedder;
-  const guard = deps.guard;
-  const limits = deps.limits;
+export function buildDocumentServices(deps: DocumentDeps): DocumentServices {
+  const { guard, vectors, embedder } = deps;
   return {
     retriever: new RetrievalService({
       scope: deps.scope,
       vectors,
       embedder,
       log: deps.log,
-      reserve: guard ? (delta) => guard.reserve(limits, delta) : undefined,
+      reserve: guard ? (delta) => guard.reserve(deps.limits, delta) : undefined,
       defer: (work) => deps.waitUntil(work),
     }),
     ingestion: new IngestionService({
       scope: deps.scope,
-      blobs: bindings.blobs,
-      queue: bindings.queue,
+      blobs: deps.blobs,
+      queue: deps.queue,
       vectors,
       guard,
       limits: deps.limits,
-      fetcher: bindings.fetcher,
+      fetcher: deps.fetcher,
       allowPrivateUrls: deps.config.environment !== 'production',
       urlFetch: deps.config.urlFetch,
       log: deps.log,

@@ -20,6 +20,7 @@ import type { PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import type { GuardClient } from '../objects/guard-types';
+import { isFenceError } from '../placement/fence';
 import type { Metadata, VectorStore } from '../vector/types';
 import type { Chunk } from './chunking';
 import { documentChunks } from './document-text';
@@ -33,19 +34,30 @@ export const MAX_CHUNKS_PER_DOCUMENT = 20_000;
 /** D1 statements per batch() while writing chunks (each batch is one transaction). */
 const STATEMENTS_PER_BATCH = 50;
 
+/** What the tenant session resolved for one message: scope, model, and the placement's bucket and index. */
 export interface TenantContext {
   scope: TenantScope;
   limits: PlanLimits;
   guard: GuardClient | null;
   /** The tenant's embedder (its own provider's); absent = deps.embedder, the deployment's. */
   embedder?: EmbeddingProvider;
-}
-
-export interface ConsumerDeps {
-  /** The tenant's scope, limits and guard; null when the tenant no longer exists. */
-  tenant(tenantId: string): Promise<TenantContext | null>;
   blobs: R2Bucket;
   vectors: VectorStore;
+  /** A move is running: the message waits (requeued) instead of writing. */
+  migrating?: boolean;
+}
+
+/** How long a message waits while its tenant moves between databases. */
+export const MIGRATING_REQUEUE_SECONDS = 30;
+
+export interface ConsumerDeps {
+  /** The tenant's session; null when the tenant no longer exists. */
+  tenant(tenantId: string): Promise<TenantContext | null>;
+  /**
+   * Sends the message again after a delay, as a new message (its attempt count starts over):
+   * waiting for a move is not a failed attempt and must not lead to the dead-letter queue.
+   */
+  requeue?(message: IngestMessage, delaySeconds: number): Promise<unknown>;
   embedder: EmbeddingProvider;
   log: Logger;
   maxAttempts?: number;
@@ -112,6 +124,15 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Con
       if (outcome.retry) message.retry({ delaySeconds: outcome.delaySeconds });
       else message.ack();
     } catch (err) {
+      if (err instanceof TenantMigrating || isFenceError(err)) {
+        // The tenant is moving: nothing was half-written (the fence refuses whole batches);
+        // after the switch the message opens the new placement and resumes idempotently.
+        if (deps.requeue) {
+          await deps.requeue(msg, MIGRATING_REQUEUE_SECONDS);
+          message.ack();
+        } else message.retry({ delaySeconds: MIGRATING_REQUEUE_SECONDS });
+        continue;
+      }
       // Bookkeeping itself failed (D1 unreachable…): let the queue redeliver.
       deps.log.error('ingest: message handling failed', { documentId: msg.documentId, error: String(err) });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
@@ -143,9 +164,13 @@ async function giveUp(msg: IngestMessage, deps: ConsumerDeps): Promise<void> {
 
 type Outcome = { retry: false } | { retry: true; delaySeconds: number };
 
+/** Thrown when the message's tenant is being moved (its session says so). */
+class TenantMigrating extends Error {}
+
 async function processMessage(msg: IngestMessage, attempt: number, deps: ConsumerDeps, interrupted = false): Promise<Outcome> {
   const t = await deps.tenant(msg.tenantId);
   if (!t) return { retry: false };
+  if (t.migrating) throw new TenantMigrating(msg.tenantId);
   const doc = await t.scope.documents.claim(msg.documentId, msg.objectKey);
   if (!doc) return { retry: false }; // replaced, deleted or already finished
   if (interrupted && attempt >= INTERRUPTED_DELIVERY_LIMIT) {
@@ -161,6 +186,7 @@ async function processMessage(msg: IngestMessage, attempt: number, deps: Consume
     await indexVersion(t, doc, msg, deps);
     return { retry: false };
   } catch (err) {
+    if (isFenceError(err)) throw err;
     const maxAttempts = deps.maxAttempts ?? INGEST_MAX_ATTEMPTS;
     const failure = asIngestError(err);
     if (!(failure instanceof IngestError)) deps.log.error('ingest: unexpected error', { documentId: doc.id, error: String(err), stack: (err as Error)?.stack });
@@ -190,7 +216,7 @@ function asIngestError(err: unknown): IngestError | unknown {
 
 async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessage, deps: ConsumerDeps): Promise<void> {
   const { scope } = t;
-  const original = await deps.blobs.get(msg.objectKey);
+  const original = await t.blobs.get(msg.objectKey);
   if (!original) throw new IngestError('The original file is missing from storage.', false);
   const bytes = new Uint8Array(await original.arrayBuffer());
   const mime = (SUPPORTED_MIME as readonly string[]).includes(doc.mimeType) ? (doc.mimeType as SupportedMime) : 'text/plain';
@@ -252,7 +278,7 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
       version: msg.version,
     });
     try {
-      await deps.vectors.upsert(scope.vectorNamespace, rows.map((r, i) => ({ id: r.id, values: embedded.vectors[i]!, metadata: metadata() })));
+      await t.vectors.upsert(scope.vectorNamespace, rows.map((r, i) => ({ id: r.id, values: embedded.vectors[i]!, metadata: metadata() })));
     } catch (err) {
       deps.log.warn('ingest: vector upsert failed', { documentId: doc.id, error: String(err) });
       throw new IngestError('The vector index was unavailable.', true);
@@ -275,10 +301,10 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
   try {
     const stale = await scope.chunks.ids(doc.id, { exceptVersion: msg.version });
     if (stale.length) {
-      await deps.vectors.deleteByIds(scope.vectorNamespace, stale);
+      await t.vectors.deleteByIds(scope.vectorNamespace, stale);
       await scope.chunks.delete(doc.id, { exceptVersion: msg.version });
     }
-    await deleteOriginals(deps.blobs, `${scope.tenantId}/${doc.id}/`, msg.objectKey, msg.version);
+    await deleteOriginals(t.blobs, `${scope.tenantId}/${doc.id}/`, msg.objectKey, msg.version);
   } catch (err) {
     deps.log.warn('ingest: cleanup of old versions failed', { documentId: doc.id, error: String(err) });
   }
@@ -292,6 +318,6 @@ async function removeVersion(t: TenantContext, documentId: string, version: numb
   if (row && row.version === version) return;
   const ids = await t.scope.chunks.ids(documentId, { version });
   if (ids.length === 0) return;
-  await deps.vectors.deleteByIds(t.scope.vectorNamespace, ids);
+  await t.vectors.deleteByIds(t.scope.vectorNamespace, ids);
   await t.scope.chunks.delete(documentId, { version });
 }

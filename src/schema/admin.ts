@@ -9,7 +9,9 @@ import { allow, requirePlatformAdmin } from './access';
 import { builder } from './builder';
 import { connectionType, toConnection } from './connection';
 import { lower, PlanEnum, TenantStatusEnum } from './enums';
+import { LibsqlDatabaseInput, TenantTierEnum } from './placement';
 import { Tenant } from './tenant';
+import { choosePlacement, prepareResidence } from '../placement/choose';
 
 const AuditEvent = builder.objectRef<AuditRow>('AuditEvent').implement({
   fields: (t) => ({
@@ -31,7 +33,10 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
     slug: t.string({ required: true }),
     name: t.string({ required: true }),
     plan: t.field({ type: PlanEnum, required: false, defaultValue: 'FREE' }),
-    region: t.string({ required: false }),
+    region: t.string({ required: false, description: 'Data-residency label; with a regional:<region> placement configured, the tenant is placed there.' }),
+    tier: t.field({ type: TenantTierEnum, required: false, description: 'DEDICATED: a free configured dedicated database (or the libsql one given).' }),
+    placement: t.string({ required: false, description: 'Explicit placement: shared, regional:<region> or dedicated:<name>.' }),
+    libsql: t.field({ type: LibsqlDatabaseInput, required: false, description: 'Place the tenant on its own libSQL database.' }),
   }),
 });
 
@@ -83,12 +88,19 @@ builder.mutationFields((t) => ({
   createTenant: t.field({
     type: Tenant,
     args: { input: t.arg({ type: CreateTenantInput, required: true }) },
-    resolve: (_r, { input }, ctx) => {
+    resolve: async (_r, { input }, ctx) => {
       const app = requirePlatformAdmin(ctx);
+      const chosen = await choosePlacement(
+        app.root,
+        { placement: input.placement, tier: input.tier ? lower(input.tier) : null, region: input.region, libsql: input.libsql },
+        input.slug.toLowerCase(),
+      );
       return app.platform.createTenant(
-        { slug: input.slug, name: input.name, plan: lower(input.plan ?? 'FREE'), region: input.region ?? null },
+        { slug: input.slug, name: input.name, plan: lower(input.plan ?? 'FREE'), region: input.region ?? null, placement: chosen.placement, database: chosen.database },
         `platform:${app.principal.userId}`,
         app.requestId,
+        // Before the catalogue row: a tenant is never visible without its residence row.
+        (tenant) => prepareResidence(app.root, tenant),
       ).then((row) => {
         // This isolate may remember the slug as unknown (negative cache): not once it exists.
         directory.forgetMisses(row.slug);

@@ -6,6 +6,7 @@
 import { GraphQLError } from 'graphql';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../lib/errors';
 import { hideSchemaHints } from './schema-hints';
+import { isFenceError, migratingError } from '../placement/fence';
 
 export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { ...extensions, code, http: { status: ERROR_STATUS[code] } } });
@@ -36,7 +37,8 @@ export function isGraphQLError(err: unknown): err is GraphQLError {
 export function maskError(requestId: string, onUnexpected: (err: unknown) => void, opts: { hideHints?: boolean } = {}) {
   const text = (message: string) => (opts.hideHints ? hideSchemaHints(message) : message);
   return (error: unknown): Error => {
-    const app = findAppError(error);
+    // A write that met a move's database fence (it raced the move's start): retryable.
+    const app = findAppError(error) ?? (isFenceError(error) ? migratingError(error) : null);
     const gql = isGraphQLError(error) ? error : null;
     if (app) {
       return new GraphQLError(app.message, {

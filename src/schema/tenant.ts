@@ -20,6 +20,22 @@ export const Tenant = builder.objectRef<TenantRow>('Tenant').implement({
     status: t.field({ type: TenantStatusEnum, resolve: (r) => upper(r.status) }),
     region: t.exposeString('region', { nullable: true }),
     tier: t.exposeString('tier'),
+    placement: t.string({
+      nullable: true,
+      description: 'Where the tenant\'s data lives: shared, regional:<region> or dedicated:<name> (platform admins only; FORBIDDEN otherwise).',
+      resolve: (r, _a, ctx) => {
+        if (!ctx.app.principal.platformAdmin) throw new AppError('FORBIDDEN', 'Platform administrators only');
+        return r.placement;
+      },
+    }),
+    movingTo: t.string({
+      nullable: true,
+      description: 'The placement a running move is taking the tenant to (platform admins only).',
+      resolve: (r, _a, ctx) => {
+        if (!ctx.app.principal.platformAdmin) throw new AppError('FORBIDDEN', 'Platform administrators only');
+        return r.movingTo;
+      },
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
     trialEndsAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.trialEndsAt }),

@@ -1,13 +1,30 @@
-/** VectorStore over LocalVectorIndex Durable Objects: one object per namespace (= tenant id). */
+/**
+ * VectorStore over LocalVectorIndex Durable Objects: one object per namespace (= tenant id).
+ * `index` stands for a Vectorize index: each placement but `shared` has its own (objects
+ * named `<index>/<namespace>`), so moving a tenant copies its vectors locally as it would
+ * between production indexes.
+ */
 import type { LocalVectorIndex } from '../objects/local-vector-index';
-import { VECTOR_LIMITS, type VectorMatch, type VectorQuery, type VectorRecord, type VectorStore } from './types';
+import { VECTOR_LIMITS, type VectorMatch, type VectorQuery, type VectorReader, type VectorRecord, type VectorStore } from './types';
 
-export class LocalVectorStore implements VectorStore {
-  constructor(private readonly ns: DurableObjectNamespace<LocalVectorIndex>) {}
+export class LocalVectorStore implements VectorStore, VectorReader {
+  constructor(
+    private readonly ns: DurableObjectNamespace<LocalVectorIndex>,
+    private readonly index = '',
+  ) {}
 
   private stub(namespace: string) {
     if (!namespace) throw new Error('vector namespace is required');
-    return this.ns.get(this.ns.idFromName(namespace));
+    return this.ns.get(this.ns.idFromName(this.index ? `${this.index}/${namespace}` : namespace));
+  }
+
+  async getByIds(namespace: string, ids: string[]): Promise<VectorRecord[]> {
+    const stub = this.stub(namespace);
+    const out: VectorRecord[] = [];
+    for (let i = 0; i < ids.length; i += VECTOR_LIMITS.maxUpsertBatch) {
+      out.push(...((await stub.getByIds(ids.slice(i, i + VECTOR_LIMITS.maxUpsertBatch))) as VectorRecord[]));
+    }
+    return out;
   }
 
   async upsert(namespace: string, records: VectorRecord[]): Promise<void> {

@@ -56,6 +56,16 @@ export interface VectorStore {
   deleteByIds(namespace: string, ids: string[]): Promise<void>;
 }
 
+/**
+ * Reading stored vectors back by id (Vectorize `getByIds`): what moveTenant needs to copy a
+ * tenant's vectors into another index without re-embedding. Separate from VectorStore
+ * because nothing on the request path reads vectors back.
+ */
+export interface VectorReader {
+  /** The stored records for these ids in the namespace; unknown ids are absent. */
+  getByIds(namespace: string, ids: string[]): Promise<VectorRecord[]>;
+}
+
 /** Vectorize's documented limits, enforced identically by the local store. */
 export const VECTOR_LIMITS = {
   maxTopK: 100,
@@ -66,6 +76,8 @@ export const VECTOR_LIMITS = {
   maxNamespaceBytes: 64,
   /** Vectors per upsert call (Workers binding limit). */
   maxUpsertBatch: 1000,
+  /** Ids per getByIds call (Vectorize returns at most 20 vectors with values). */
+  maxGetBatch: 20,
 } as const;
 
 /** A request the store refuses as Vectorize would (bad topK, filter, dimensions). */

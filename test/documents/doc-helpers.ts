@@ -63,8 +63,13 @@ export async function ingest(t: TestTenant, input: Record<string, unknown>, toke
   return postHeld(JSON.stringify({ query, variables: { input } }), { 'content-type': 'application/json', authorization: `Bearer ${token}` });
 }
 
+/** The document row, from whichever tenant database holds it (shared, regional:eu, dedicated:d1-1). */
 export async function row(id: string): Promise<DocRow | null> {
-  return env.DB.prepare('SELECT * FROM documents WHERE id = ?').bind(id).first<DocRow>();
+  for (const db of [env.DB, env.DB_EU!, env.DB_DEDICATED_1!]) {
+    const found = await db.prepare('SELECT * FROM documents WHERE id = ?').bind(id).first<DocRow>();
+    if (found) return found;
+  }
+  return null;
 }
 
 /**

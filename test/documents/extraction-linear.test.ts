@@ -182,12 +182,17 @@ describe('messages whose earlier delivery died mid-work', () => {
     const events: string[] = [];
     for (const m of batch.messages) m.ack = () => void events.push(`ack ${m.id}`);
     const deps = ingestConsumerDeps(env as never);
-    const blobs = {
-      get: (key: string) => (events.push(`read ${key === bodies[0]!.objectKey ? 'suspect' : 'fresh'}`), deps.blobs.get(key)),
-      list: (o: R2ListOptions) => deps.blobs.list(o),
-      delete: (keys: string[]) => deps.blobs.delete(keys),
-    } as unknown as R2Bucket;
-    await consumeIngestBatch(batch as MessageBatch<unknown>, { ...deps, blobs }, false);
+    // The bucket comes with each message's tenant session (its placement's bucket).
+    const spied = (real: R2Bucket) => ({
+      get: (key: string) => (events.push(`read ${key === bodies[0]!.objectKey ? 'suspect' : 'fresh'}`), real.get(key)),
+      list: (o: R2ListOptions) => real.list(o),
+      delete: (keys: string[]) => real.delete(keys),
+    }) as unknown as R2Bucket;
+    const tenant: typeof deps.tenant = async (id) => {
+      const t = await deps.tenant(id);
+      return t && { ...t, blobs: spied(t.blobs) };
+    };
+    await consumeIngestBatch(batch as MessageBatch<unknown>, { ...deps, tenant }, false);
     expect(events).toEqual(['read fresh', 'ack m1', 'read suspect', 'ack m0']);
     expect(await getDocument(a, suspect)).toMatchObject({ status: 'COMPLETED' });
     expect(await getDocument(b, fresh)).toMatchObject({ status: 'COMPLETED' });

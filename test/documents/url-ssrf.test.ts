@@ -9,10 +9,9 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { effectiveLimits } from '../../src/context';
 import { loadConfig } from '../../src/env';
 import { guardClient } from '../../src/objects/guard-client';
-import { buildDocumentServices } from '../../src/rag/document-services';
+import { createRoot, openTenantSession } from '../../src/tenant-session';
 import { fetchUrlSource, isPublicAddress } from '../../src/rag/url-source';
 import { twoTenants } from '../helpers';
 import { withDns, type DnsTable } from './fake-dns';
@@ -146,10 +145,13 @@ describe('URL ingestion wired with the production configuration', () => {
     const { fetcher, fetched } = web({ vm: ['127.0.0.1'] });
     const scope = await scopeOf(a);
     const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    const { ingestion } = buildDocumentServices(
-      { env: env as never, config, scope, guard: guardClient(env.TENANT_GUARD, a.id, silent), limits: effectiveLimits(config, scope.tenant), log: silent, waitUntil: () => undefined },
-      { blobs: env.DOCUMENTS, queue: { send: async () => undefined }, fetcher },
-    );
+    const prodEnv = { ...env, ENVIRONMENT: 'production', URL_FETCH_PORTS: '', DNS_RESOLVER_URL: '' } as never;
+    const root = createRoot(prodEnv, { log: silent });
+    const session = await openTenantSession(root, scope.tenant, scope.principal, 'test', {
+      guard: guardClient(env.TENANT_GUARD, a.id, silent),
+      fetcher,
+    });
+    const { ingestion } = session.services;
     for (const url of ['http://vm/admin', 'http://vm:31500/admin', 'https://docs.example/redirect-to-vm']) {
       await expect(ingestion!.ingest({ name: `from ${url}`, url }), url).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     }

@@ -17,17 +17,18 @@ export interface CreateApiKeyData {
   agentIds?: string[] | null;
 }
 
+/** API keys live in the catalogue: authentication finds them by prefix before any tenant is known. */
 export class ApiKeysRepo {
   constructor(private readonly scope: TenantScope) {}
 
   async list(): Promise<ApiKeyRow[]> {
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     this.scope.requireUnrestricted('manage API keys');
     return db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id)).all();
   }
 
   async get(id: string): Promise<ApiKeyRow | null> {
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     return (await db.select().from(apiKeys).where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id))).get()) ?? null;
   }
 
@@ -55,10 +56,10 @@ export class ApiKeysRepo {
       createdBy: this.scope.actor, createdAt: nowIso(),
       collectionIds: collectionIds ? JSON.stringify(collectionIds) : null, agentIds: agentIds ? JSON.stringify(agentIds) : null,
     };
-    await this.scope.writeAudited([this.scope.db.insert(apiKeys).values(row)], {
+    await this.scope.writeAudited([this.scope.catalogue.insert(apiKeys).values(row)], {
       action: 'api_key.create', targetType: 'api_key', targetId: row.id,
       details: { name, scopes: data.scopes, ...(collectionIds ? { collectionIds } : {}), ...(agentIds ? { agentIds } : {}) },
-    });
+    }, this.scope.catalogue);
     return { row, token: key.token };
   }
 
@@ -85,7 +86,7 @@ export class ApiKeysRepo {
    * records a revocation and all answer with the same revokedAt.
    */
   async revoke(id: string): Promise<ApiKeyRow> {
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     this.scope.requireUnrestricted('manage API keys');
     const row = await this.get(id);
     if (!row) throw new AppError('NOT_FOUND', 'API key not found');
@@ -93,7 +94,7 @@ export class ApiKeysRepo {
     const revokedAt = nowIso();
     const unrevoked = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt));
     const [, updated] = await db.batch([
-      this.scope.auditStatement({ action: 'api_key.revoke', targetType: 'api_key', targetId: id }, exists(db.select({ id: apiKeys.id }).from(apiKeys).where(unrevoked))),
+      this.scope.auditStatement({ action: 'api_key.revoke', targetType: 'api_key', targetId: id }, exists(db.select({ id: apiKeys.id }).from(apiKeys).where(unrevoked)), db),
       db.update(apiKeys).set({ revokedAt }).where(unrevoked).returning(),
     ]);
     if (updated[0]) return updated[0];

@@ -13,12 +13,13 @@ export interface MemberView {
   lastSeenAt: string | null;
 }
 
+/** Memberships live in the catalogue with the API keys: who may act in a tenant, read before its data. */
 export class MembersRepo {
   constructor(private readonly scope: TenantScope) {}
 
   async list(): Promise<MemberView[]> {
     this.scope.requireUnrestricted('list members');
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     const rows = await db
       .select({
         userId: memberships.userId, role: memberships.role, createdAt: memberships.createdAt,
@@ -37,7 +38,7 @@ export class MembersRepo {
    * The token is authoritative for the role; this table is what `members` lists.
    */
   async recordSeen(userId: string, role: Role): Promise<void> {
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     const ts = nowIso();
     await db
       .insert(memberships)
@@ -51,7 +52,7 @@ export class MembersRepo {
   }
 
   async exists(userId: string): Promise<boolean> {
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     const row = await db.select({ u: memberships.userId }).from(memberships)
       .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId))).get();
     return !!row;

@@ -28,11 +28,12 @@ export function chatModelsOf(row: Pick<ModelProviderRow, 'chatModels'>): string[
   return list as string[];
 }
 
+/** The tenant's own model provider lives in the catalogue beside its settings (a sealed credential, like libSQL's). */
 export class ModelProviderRepo {
   constructor(private readonly scope: TenantScope) {}
 
   async get(): Promise<ModelProviderRow | null> {
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     const rows = await db.select().from(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)).limit(1);
     return rows[0] ?? null;
   }
@@ -40,7 +41,7 @@ export class ModelProviderRepo {
   /** Inserts or replaces the record (one row per tenant), audited. */
   async set(w: ModelProviderWrite): Promise<ModelProviderRow> {
     this.scope.requireUnrestricted('change the model provider');
-    const { db, tenantId, actor } = this.scope;
+    const { catalogue: db, tenantId, actor } = this.scope;
     const at = nowIso();
     const row: ModelProviderRow = {
       tenantId, baseUrl: w.baseUrl, apiKeySealed: w.apiKeySealed, keyId: w.keyId, keyLast4: w.keyLast4,
@@ -53,6 +54,7 @@ export class ModelProviderRepo {
         action: 'tenant.model_provider.set', targetType: 'tenant', targetId: tenantId,
         details: { baseUrl: w.baseUrl, chatModels: w.chatModels, embeddingModel: w.embeddingModel, embeddingDimensions: w.embeddingDimensions, keyLast4: w.keyLast4, keyId: w.keyId },
       },
+      db,
     );
     return row;
   }
@@ -60,12 +62,12 @@ export class ModelProviderRepo {
   /** Removes the record (the deployment's provider applies again); true if there was one. */
   async clear(): Promise<boolean> {
     this.scope.requireUnrestricted('change the model provider');
-    const { db, tenantId } = this.scope;
+    const { catalogue: db, tenantId } = this.scope;
     const existing = await this.get();
     if (!existing) return false;
     await this.scope.writeAudited([db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId))], {
       action: 'tenant.model_provider.clear', targetType: 'tenant', targetId: tenantId, details: { baseUrl: existing.baseUrl, keyLast4: existing.keyLast4 },
-    });
+    }, db);
     return true;
   }
 }

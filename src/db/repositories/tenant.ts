@@ -35,7 +35,7 @@ export class TenantRepo {
   /** Applies `patch`: undefined keeps a setting, null removes it (so its default applies again). */
   async update(patch: TenantSettingsPatch): Promise<TenantRow> {
     this.scope.requireUnrestricted('change tenant settings');
-    const { db, tenantId, tenant } = this.scope;
+    const { catalogue: db, tenantId, tenant } = this.scope;
     const merged: Record<string, unknown> = { ...parseSettings(tenant) };
     const set: string[] = [];
     const reset: string[] = [];
@@ -54,7 +54,7 @@ export class TenantRepo {
     const updatedAt = nowIso();
     await this.scope.writeAudited([db.update(tenants).set({ settings: json, updatedAt }).where(eq(tenants.id, tenantId))], {
       action: 'tenant.settings.update', targetType: 'tenant', targetId: tenantId, details: { keys: set, reset },
-    });
+    }, db);
     return { ...tenant, settings: json, updatedAt };
   }
 }

@@ -1,0 +1,327 @@
+/**
+ * moveTenant (DESIGN §11, docs/placement.md): copies a tenant's rows, vectors and originals to
+ * another placement, verifies them, switches the catalogue entry atomically and cleans up the
+ * source. A resumable job: its step and progress live in the catalogue (tenant_moves), every
+ * unit of work is idempotent, and a queue message drives it, so a crash anywhere resumes from
+ * the last recorded unit when the message is redelivered.
+ *
+ *   start      catalogue: job row + tenants.moving_to (writes refused from here on: TENANT_MIGRATING)
+ *   fence      source database: the tenant's write fence (triggers refuse any write that raced the start)
+ *   copy       target: residence row, then every table page by page (INSERT … ON CONFLICT DO NOTHING)
+ *   vectors    target index: getByIds from the source index, upsert (skipped when both share an index)
+ *   originals  target bucket: every object under `<tenant>/` (skipped when both share a bucket)
+ *   verify     counts and SHA-256 content hashes of rows, vectors and originals on both sides
+ *   switch     catalogue, one batch: placement = target, moving_to = NULL (writes allowed again)
+ *   cleanup    source: vectors, originals and rows deleted behind the fence, which stays ('moved')
+ *              so a writer still holding the old placement is refused instead of writing there
+ *   done
+ *
+ * Reads keep working throughout: until the switch every session reads the source.
+ */
+import type { Database } from '../db/client';
+import { MoveStore, type MoveStep } from '../db/move-store';
+import { PlatformStore } from '../db/platform-store';
+import type { TenantMoveRow, TenantRow } from '../db/schema';
+import {
+  chunkIdsPage,
+  clearFence,
+  deleteResidence,
+  deleteTenantRowsPage,
+  fingerprintTenantRows,
+  insertTenantRows,
+  readTenantRows,
+  setFence,
+  TENANT_TABLES,
+  writeResidence,
+  type TenantTableName,
+} from '../db/tenant-copy';
+import { AppError } from '../lib/errors';
+import { errorDetail } from '../lib/log';
+import { sha256Hex } from '../lib/ids';
+import { choosePlacement, type PlacementRequest } from './choose';
+import { openStore, type StoreRoot, type TenantStore } from './store';
+
+/** Rows per copied page (one transaction each). */
+const ROW_PAGE = 200;
+/** Vectors per copied page. */
+const VECTOR_PAGE = 100;
+/** Objects per listed page. */
+const OBJECT_PAGE = 100;
+
+export interface MoveMessage {
+  type: 'tenant.move';
+  moveId: string;
+}
+
+export const isMoveMessage = (body: unknown): body is MoveMessage =>
+  !!body && typeof body === 'object' && (body as MoveMessage).type === 'tenant.move' && typeof (body as MoveMessage).moveId === 'string';
+
+/** Progress and figures of a move (tenant_moves.state). */
+export interface MoveState {
+  copyStarted?: boolean;
+  /** Tables fully copied, and the keyset position inside the current one. */
+  copied?: TenantTableName[];
+  cursor?: string | null;
+  vectorsCopied?: number;
+  objectsCopied?: number;
+  /** Verification figures, source side (target side must equal them). */
+  rows?: Record<string, { count: number; hash: string }>;
+  vectors?: { count: number; hash: string } | null;
+  originals?: { count: number; hash: string } | null;
+  cleaned?: TenantTableName[];
+  vectorsCleaned?: boolean;
+  originalsCleaned?: boolean;
+}
+
+export interface MoveDeps extends StoreRoot {
+  /** Enqueues the job's next run (the ingest queue carries move messages too). */
+  enqueue?(message: MoveMessage): Promise<unknown>;
+  /**
+   * Test hook: called after each recorded unit of work; throwing there is a crash right after
+   * that unit (the test then runs the job again and expects it to finish).
+   */
+  afterUnit?(step: MoveStep, state: MoveState): void | Promise<void>;
+}
+
+/** Thrown when the job's row moved on under this run (another runner): this run stops. */
+class Retry extends Error {}
+
+/**
+ * Starts a move (platform admins): validates the target, records the job and enqueues it.
+ * BAD_USER_INPUT for an unknown or equal target, a running move or an unknown tenant.
+ */
+export async function startMove(deps: MoveDeps, tenantId: string, req: PlacementRequest, actor: string, requestId: string): Promise<TenantMoveRow> {
+  const platform = new PlatformStore(deps.catalogue);
+  const tenant = await platform.tenantById(tenantId);
+  if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
+  if (tenant.movingTo) throw new AppError('BAD_USER_INPUT', `tenant is already moving to ${tenant.movingTo}`, { field: 'id' });
+  const chosen = await choosePlacement({ env: deps.env, config: deps.config, platform }, req, tenant.slug, tenant.id);
+  if (chosen.placement === tenant.placement) throw new AppError('BAD_USER_INPUT', `tenant is already in ${tenant.placement}`, { field: 'placement' });
+  const move = await new MoveStore(deps.catalogue).start({
+    tenantId, source: tenant.placement, target: chosen.placement, actor, requestId, database: chosen.database,
+  });
+  if (!move) throw new AppError('BAD_USER_INPUT', 'another move of this tenant is running', { field: 'id' });
+  await deps.enqueue?.({ type: 'tenant.move', moveId: move.id });
+  return move;
+}
+
+/**
+ * Runs the job from its recorded step until it is done, fails, or `maxUnits` units of work have
+ * run (then it re-enqueues itself). Returns the job row as it ends this run.
+ */
+export async function runMove(deps: MoveDeps, moveId: string, opts: { maxUnits?: number } = {}): Promise<TenantMoveRow | null> {
+  const moves = new MoveStore(deps.catalogue);
+  let budget = opts.maxUnits ?? Number.POSITIVE_INFINITY;
+  for (;;) {
+    const move = await moves.get(moveId);
+    if (!move || move.finishedAt) return move;
+    if (budget-- <= 0) {
+      await deps.enqueue?.({ type: 'tenant.move', moveId });
+      return move;
+    }
+    const state = JSON.parse(move.state) as MoveState;
+    try {
+      await runUnit(deps, moves, move, state);
+    } catch (err) {
+      // Another run did this unit's bookkeeping first: it carries on, this one stops.
+      if (err instanceof Retry) return moves.get(moveId);
+      if (err instanceof VerifyError) {
+        await moves.fail(move, err.message, state);
+        await releaseAfterFailure(deps, move).catch((e: unknown) => deps.log.warn('move: releasing after a failed verify', errorDetail(e)));
+        return moves.get(moveId);
+      }
+      // A transient failure (database, bucket or index unreachable; target not migrated yet):
+      // keep the step, note the error, let the queue retry.
+      await moves.noteError(move.id, err instanceof Error ? err.message : String(err)).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+class VerifyError extends Error {}
+
+interface Sides {
+  source: TenantStore;
+  target: TenantStore;
+  tenant: TenantRow;
+}
+
+async function sidesOf(deps: MoveDeps, move: TenantMoveRow): Promise<Sides> {
+  const tenant = await new PlatformStore(deps.catalogue).tenantById(move.tenantId);
+  if (!tenant) throw new Error(`move ${move.id}: tenant ${move.tenantId} is gone`);
+  // Writes go to the databases' primaries: the mover never reads a replica.
+  const [source, target] = await Promise.all([
+    openStore(deps, move.source, { bookmark: 'first-primary' }),
+    openStore(deps, move.target, { bookmark: 'first-primary' }),
+  ]);
+  return { source, target, tenant };
+}
+
+/** One unit of work of the current step, recorded before returning. */
+async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, state: MoveState): Promise<void> {
+  const save = async (next: MoveState) => {
+    if (!(await moves.saveState(move.id, move.step, next))) throw new Retry('the job moved on meanwhile');
+    await deps.afterUnit?.(move.step, next);
+  };
+  const advance = async (to: MoveStep, next: MoveState) => {
+    if (!(await moves.advance(move, move.step, to, next))) throw new Retry('the job moved on meanwhile');
+    await deps.afterUnit?.(move.step, next);
+  };
+  const { source, target, tenant } = await sidesOf(deps, move);
+  const tenantId = move.tenantId;
+
+  switch (move.step) {
+    case 'fence': {
+      await setFence(source.db, tenantId, move.id, 'moving');
+      return advance('copy', state);
+    }
+    case 'copy': {
+      if (!state.copyStarted) {
+        // A target may hold rows of an earlier, failed attempt: start from an empty target.
+        await clearFence(target.db, tenantId);
+        for (const t of [...TENANT_TABLES].reverse()) while ((await deleteTenantRowsPage(target.db, t.name, tenantId, move.id, 'moving')) > 0);
+        await clearFence(target.db, tenantId);
+        if (target.placement.kind !== 'shared') await writeResidence(target.db, tenant);
+        return save({ ...state, copyStarted: true, copied: [], cursor: null });
+      }
+      const copied = state.copied ?? [];
+      const table = TENANT_TABLES.find((t) => !copied.includes(t.name));
+      if (!table) return advance('vectors', { ...state, cursor: null });
+      const rows = await readTenantRows(source.db, table.name, tenantId, state.cursor ?? null, ROW_PAGE);
+      await insertTenantRows(target.db, table.name, rows);
+      if (rows.length < ROW_PAGE) return save({ ...state, copied: [...copied, table.name], cursor: null });
+      return save({ ...state, cursor: String(rows.at(-1)!.id) });
+    }
+    case 'vectors': {
+      if (source.vectorIndex === target.vectorIndex) return advance('originals', { ...state, cursor: null, vectorsCopied: 0 });
+      const ids = await chunkIdsPage(source.db, tenantId, state.cursor ?? null, VECTOR_PAGE);
+      if (ids.length === 0) return advance('originals', { ...state, cursor: null });
+      const records = await source.vectors.getByIds(tenantId, ids);
+      if (records.length) await target.vectors.upsert(tenantId, records);
+      return save({ ...state, cursor: ids.at(-1)!, vectorsCopied: (state.vectorsCopied ?? 0) + records.length });
+    }
+    case 'originals': {
+      if (source.bucket === target.bucket) return advance('verify', { ...state, cursor: null, objectsCopied: 0 });
+      const page = await source.blobs.list({ prefix: `${tenantId}/`, limit: OBJECT_PAGE, ...(state.cursor ? { startAfter: state.cursor } : {}) });
+      for (const o of page.objects) {
+        const obj = await source.blobs.get(o.key);
+        if (!obj) continue; // deleted meanwhile (cannot happen behind the fence, but harmless)
+        await target.blobs.put(o.key, await obj.arrayBuffer(), { httpMetadata: obj.httpMetadata, customMetadata: obj.customMetadata });
+      }
+      const last = page.objects.at(-1)?.key;
+      if (!page.truncated || !last) return advance('verify', { ...state, cursor: null, objectsCopied: (state.objectsCopied ?? 0) + page.objects.length });
+      return save({ ...state, cursor: last, objectsCopied: (state.objectsCopied ?? 0) + page.objects.length });
+    }
+    case 'verify': {
+      const rows: Record<string, { count: number; hash: string }> = {};
+      for (const t of TENANT_TABLES) {
+        const [a, b] = await Promise.all([fingerprintTenantRows(source.db, t.name, tenantId), fingerprintTenantRows(target.db, t.name, tenantId)]);
+        if (a.count !== b.count || a.hash !== b.hash) throw new VerifyError(`${t.name}: source has ${a.count} rows, target ${b.count}${a.count === b.count ? ' with different content' : ''}`);
+        rows[t.name] = a;
+      }
+      let vectors: MoveState['vectors'] = null;
+      if (source.vectorIndex !== target.vectorIndex) {
+        const [a, b] = await Promise.all([vectorFingerprint(source, tenantId), vectorFingerprint(target, tenantId, source.db)]);
+        if (a.count !== b.count || a.hash !== b.hash) throw new VerifyError(`vectors: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different values' : ''}`);
+        vectors = a;
+      }
+      let originals: MoveState['originals'] = null;
+      if (source.bucket !== target.bucket) {
+        const [a, b] = await Promise.all([objectFingerprint(source.blobs, tenantId), objectFingerprint(target.blobs, tenantId)]);
+        if (a.count !== b.count || a.hash !== b.hash) throw new VerifyError(`originals: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different content' : ''}`);
+        originals = a;
+      }
+      return advance('switch', { ...state, rows, vectors, originals, cursor: null });
+    }
+    case 'switch': {
+      if (!(await moves.switchPlacement(move, state))) throw new Retry('the switch did not apply');
+      await deps.afterUnit?.('switch', state);
+      return;
+    }
+    case 'cleanup': {
+      // Vectors and originals first: their ids and keys come from the source rows.
+      if (!state.vectorsCleaned) {
+        if (source.vectorIndex !== target.vectorIndex) {
+          const ids = await chunkIdsPage(source.db, tenantId, state.cursor ?? null, VECTOR_PAGE);
+          if (ids.length) {
+            await source.vectors.deleteByIds(tenantId, ids);
+            return save({ ...state, cursor: ids.at(-1)! });
+          }
+        }
+        return save({ ...state, vectorsCleaned: true, cursor: null });
+      }
+      if (!state.originalsCleaned) {
+        if (source.bucket !== target.bucket) {
+          const page = await source.blobs.list({ prefix: `${tenantId}/`, limit: OBJECT_PAGE });
+          if (page.objects.length) {
+            await source.blobs.delete(page.objects.map((o) => o.key));
+            return save({ ...state });
+          }
+        }
+        return save({ ...state, originalsCleaned: true });
+      }
+      const cleaned = state.cleaned ?? [];
+      const table = [...TENANT_TABLES].reverse().find((t) => !cleaned.includes(t.name));
+      if (table) {
+        const n = await deleteTenantRowsPage(source.db, table.name, tenantId, move.id, 'moved');
+        return save(n > 0 ? { ...state } : { ...state, cleaned: [...cleaned, table.name] });
+      }
+      if (source.placement.kind !== 'shared') await deleteResidenceBehindFence(source.db, tenantId, move.id);
+      await moves.finish(move, state);
+      await deps.afterUnit?.('cleanup', state);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+async function deleteResidenceBehindFence(db: Database, tenantId: string, moveId: string): Promise<void> {
+  await deleteResidence(db, tenantId);
+  await setFence(db, tenantId, moveId, 'moved');
+}
+
+/** After a failed verify: the source fence comes down (the tenant writes there again), the target is emptied. */
+async function releaseAfterFailure(deps: MoveDeps, move: TenantMoveRow): Promise<void> {
+  const { source, target } = await sidesOf(deps, move);
+  await clearFence(source.db, move.tenantId);
+  for (const t of [...TENANT_TABLES].reverse()) while ((await deleteTenantRowsPage(target.db, t.name, move.tenantId, move.id, 'moving')) > 0);
+  await clearFence(target.db, move.tenantId);
+}
+
+/**
+ * Count and hash of the tenant's vectors in a store, over the chunk ids of `rows` (the source
+ * database: after the copy both sides hold the same chunk ids). Values are rounded to 6
+ * decimals: stores keep float32 and may normalise again on upsert.
+ */
+async function vectorFingerprint(store: TenantStore, tenantId: string, rows: Database = store.db): Promise<{ count: number; hash: string }> {
+  let after: string | null = null;
+  let count = 0;
+  let hash = '';
+  for (;;) {
+    const ids = await chunkIdsPage(rows, tenantId, after, VECTOR_PAGE);
+    if (ids.length === 0) return { count, hash };
+    const records = (await store.vectors.getByIds(tenantId, ids)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    count += records.length;
+    hash = await sha256Hex(hash + JSON.stringify(records.map((r) => [r.id, r.values.map((v) => Math.round(v * 1e6)), r.metadata])));
+    after = ids.at(-1)!;
+  }
+}
+
+/** Count and hash of the tenant's originals: key, size and SHA-256 of every object, in key order. */
+async function objectFingerprint(bucket: R2Bucket, tenantId: string): Promise<{ count: number; hash: string }> {
+  let cursor: string | undefined;
+  let count = 0;
+  let hash = '';
+  do {
+    const page = await bucket.list({ prefix: `${tenantId}/`, limit: OBJECT_PAGE, ...(cursor ? { cursor } : {}) });
+    for (const o of page.objects) {
+      const body = await bucket.get(o.key);
+      const digest = body ? await sha256Hex(new Uint8Array(await body.arrayBuffer())) : 'missing';
+      hash = await sha256Hex(`${hash}|${o.key}|${o.size}|${digest}`);
+      count++;
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return { count, hash };
+}

@@ -38,6 +38,7 @@ import {
 import { AppError } from '../lib/errors';
 import { errorDetail } from '../lib/log';
 import { sha256Hex } from '../lib/ids';
+import { changeAdmission, guardClient } from '../objects/guard-client';
 import { choosePlacement, type PlacementRequest } from './choose';
 import { openStore, type StoreRoot, type TenantStore } from './store';
 
@@ -83,6 +84,16 @@ export interface MoveDeps extends StoreRoot {
   afterUnit?(step: MoveStep, state: MoveState): void | Promise<void>;
 }
 
+/**
+ * The tenant row's moving_to and placement are part of what admission reads from the
+ * TenantGuard's record (DESIGN §5): both writes are bracketed like updateTenant's, so the
+ * next request opens the new placement (or sees the fence), never the record's old one.
+ */
+function admissionChange<T>(deps: MoveDeps, tenantId: string, write: () => Promise<T>): Promise<T> {
+  if (!deps.config.guardEnabled) return write();
+  return changeAdmission(guardClient(deps.env.TENANT_GUARD, tenantId, deps.log), write, deps.log);
+}
+
 /** Thrown when the job's row moved on under this run (another runner): this run stops. */
 class Retry extends Error {}
 
@@ -97,9 +108,9 @@ export async function startMove(deps: MoveDeps, tenantId: string, req: Placement
   if (tenant.movingTo) throw new AppError('BAD_USER_INPUT', `tenant is already moving to ${tenant.movingTo}`, { field: 'id' });
   const chosen = await choosePlacement({ env: deps.env, config: deps.config, platform }, req, tenant.slug, tenant.id);
   if (chosen.placement === tenant.placement) throw new AppError('BAD_USER_INPUT', `tenant is already in ${tenant.placement}`, { field: 'placement' });
-  const move = await new MoveStore(deps.catalogue).start({
+  const move = await admissionChange(deps, tenantId, () => new MoveStore(deps.catalogue).start({
     tenantId, source: tenant.placement, target: chosen.placement, actor, requestId, database: chosen.database,
-  });
+  }));
   if (!move) throw new AppError('BAD_USER_INPUT', 'another move of this tenant is running', { field: 'id' });
   await deps.enqueue?.({ type: 'tenant.move', moveId: move.id });
   return move;
@@ -234,7 +245,7 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
       return advance('switch', { ...state, rows, vectors, originals, cursor: null });
     }
     case 'switch': {
-      if (!(await moves.switchPlacement(move, state))) throw new Retry('the switch did not apply');
+      if (!(await admissionChange(deps, move.tenantId, () => moves.switchPlacement(move, state)))) throw new Retry('the switch did not apply');
       await deps.afterUnit?.('switch', state);
       return;
     }

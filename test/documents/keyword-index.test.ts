@@ -212,7 +212,7 @@ describe('tenant-qualified keyword index', () => {
 const BEFORE_0007 = [
   'DROP TRIGGER chunks_kw_ai', 'DROP TRIGGER chunks_kw_ad', 'DROP TRIGGER chunks_kw_bu', 'DROP TRIGGER chunks_kw_au',
   'DROP TRIGGER documents_kw_version', 'DROP TRIGGER documents_kw_ad', 'DROP TRIGGER documents_kw_ai',
-  `DROP TABLE IF EXISTS ${VOCAB}`, `DROP TABLE IF EXISTS ${INSTANCES}`, 'DROP TABLE chunks_kw', 'DROP VIEW chunks_kw_source', 'DROP TABLE keyword_tenants',
+  `DROP TABLE IF EXISTS ${VOCAB}`, `DROP TABLE IF EXISTS ${INSTANCES}`, 'DROP TABLE chunks_kw', 'DROP VIEW chunks_kw_source', 'DROP VIEW chunks_kw_fold4', 'DROP VIEW chunks_kw_fold3', 'DROP VIEW chunks_kw_fold2', 'DROP VIEW chunks_kw_fold1', 'DROP TABLE keyword_tenants',
 ];
 
 async function apply0007(): Promise<void> {

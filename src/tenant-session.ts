@@ -44,6 +44,8 @@ export interface Root {
   bookmark?: string | null;
   /** Enqueues a background job message (moveTenant's `tenant.move`, on the ingest queue). */
   enqueueJob(message: MoveMessage): Promise<unknown>;
+  /** A tenant's TenantGuard by id (null with the guard off): for jobs that change admission data. */
+  guardFor(tenantId: string): GuardClient | null;
 }
 
 /** Request and response header carrying a D1 Sessions bookmark (docs/placement.md). */
@@ -73,6 +75,7 @@ export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promi
     waitUntil: opts.waitUntil ?? ((p) => void p.catch(() => undefined)),
     bookmark: parseBookmark(opts.bookmark ?? null),
     enqueueJob: (message) => env.INGEST_QUEUE.send(message),
+    guardFor: (tenantId) => (config.guardEnabled ? guardClient(env.TENANT_GUARD, tenantId, opts.log) : null),
   };
 }
 

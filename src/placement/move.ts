@@ -38,7 +38,8 @@ import {
 import { AppError } from '../lib/errors';
 import { errorDetail } from '../lib/log';
 import { sha256Hex } from '../lib/ids';
-import { changeAdmission, guardClient } from '../objects/guard-client';
+import { changeAdmission } from '../objects/guard-client';
+import type { GuardClient } from '../objects/guard-types';
 import { choosePlacement, type PlacementRequest } from './choose';
 import { openStore, type StoreRoot, type TenantStore } from './store';
 
@@ -75,6 +76,8 @@ export interface MoveState {
 }
 
 export interface MoveDeps extends StoreRoot {
+  /** The tenant's guard (the root's), told around the tenant-row writes; absent with the guard off. */
+  guardFor?(tenantId: string): GuardClient | null;
   /** Enqueues the job's next run (the ingest queue carries move messages too). */
   enqueue?(message: MoveMessage): Promise<unknown>;
   /**
@@ -90,8 +93,8 @@ export interface MoveDeps extends StoreRoot {
  * next request opens the new placement (or sees the fence), never the record's old one.
  */
 function admissionChange<T>(deps: MoveDeps, tenantId: string, write: () => Promise<T>): Promise<T> {
-  if (!deps.config.guardEnabled) return write();
-  return changeAdmission(guardClient(deps.env.TENANT_GUARD, tenantId, deps.log), write, deps.log);
+  const guard = deps.guardFor?.(tenantId) ?? null;
+  return guard ? changeAdmission(guard, write, deps.log) : write();
 }
 
 /** Thrown when the job's row moved on under this run (another runner): this run stops. */

@@ -1,0 +1,85 @@
+/**
+ * Fusing the keyword and vector candidate lists of HYBRID search (docs/retrieval.md
+ * "Fusion weights"). Pure functions: no I/O, no tenant data beyond the ids given.
+ *
+ * Weighted reciprocal rank fusion: score(d) = Σ_i w_i / (k + rank_i(d)) (ranks from 1).
+ * Plain RRF (Cormack, Clarke & Büttcher, SIGIR 2009) gives every list the same weight. That
+ * is right for two signals of similar quality and wrong when one is much weaker: a chunk
+ * that is middling in both lists then outranks the first hit of the strong list. How good
+ * the vector list is depends on the embedding provider — the offline embedder hashes
+ * words, so its list is a noisier copy of the keyword list, while a real embedding model
+ * finds paraphrases the keyword list cannot — so the default weights depend on it, and a
+ * tenant (or a request, or later an agent) can set its own.
+ */
+import { AppError } from '../lib/errors';
+
+/** Relative weights of the two lists in HYBRID fusion. */
+export interface RetrievalWeights {
+  keyword: number;
+  vector: number;
+}
+
+/** RRF constant from Cormack, Clarke & Büttcher (SIGIR 2009). */
+export const RRF_K = 60;
+
+/**
+ * Defaults per embedding provider, chosen on the tuning half of `npm run bench:quality`
+ * (the held-out half is reported separately; figures in docs/retrieval.md).
+ * - offline (hashed words: a lexical signal): the vector list only breaks near-ties of
+ *   the keyword list, it never overrides the keyword list's first hits;
+ * - semantic (a real embedding model): both lists count alike, plain RRF.
+ */
+export const DEFAULT_WEIGHTS = {
+  offline: { keyword: 1, vector: 0.25 },
+  semantic: { keyword: 1, vector: 1 },
+} as const satisfies Record<string, RetrievalWeights>;
+
+export type EmbeddingKind = keyof typeof DEFAULT_WEIGHTS;
+
+/** Each weight is from 0 to MAX_WEIGHT; at least one is positive. */
+export const MAX_WEIGHT = 10;
+
+/**
+ * Validates weights from a request, a tenant setting or an agent: both present, finite,
+ * 0..MAX_WEIGHT, not both 0. BAD_USER_INPUT names `<field>.keyword` / `<field>.vector`.
+ */
+export function validateWeights(w: { keyword?: unknown; vector?: unknown }, field: string): RetrievalWeights {
+  const one = (name: 'keyword' | 'vector'): number => {
+    const v = w[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_WEIGHT) {
+      throw new AppError('BAD_USER_INPUT', `${field}.${name} must be a number from 0 to ${MAX_WEIGHT}`, { field: `${field}.${name}` });
+    }
+    return v;
+  };
+  const out = { keyword: one('keyword'), vector: one('vector') };
+  if (out.keyword === 0 && out.vector === 0) {
+    throw new AppError('BAD_USER_INPUT', `${field}: at least one weight must be above 0 (use mode KEYWORD or VECTOR for one list)`, { field });
+  }
+  return out;
+}
+
+/** One ranked list of candidate ids (best first) and its weight. */
+export interface WeightedList {
+  ids: readonly string[];
+  weight: number;
+}
+
+/**
+ * Weighted RRF over `lists`; best first. Ties (equal scores) keep first-seen order across
+ * the lists as given, so put the list that should win ties first. A list with weight 0
+ * contributes nothing (its ids appear only if another list has them).
+ */
+export function weightedRrf(lists: readonly WeightedList[], k = RRF_K): { id: string; score: number }[] {
+  const scores = new Map<string, number>();
+  for (const { ids, weight } of lists) {
+    if (weight <= 0) continue;
+    ids.forEach((id, i) => scores.set(id, (scores.get(id) ?? 0) + weight / (k + i + 1)));
+  }
+  // Array.prototype.sort is stable: equal scores keep insertion (first-seen) order.
+  return [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+}
+
+/** Plain RRF (all weights 1): kept for callers that fuse lists of equal standing. */
+export function reciprocalRankFusion(lists: string[][], k = RRF_K): { id: string; score: number }[] {
+  return weightedRrf(lists.map((ids) => ({ ids, weight: 1 })), k);
+}

@@ -129,12 +129,16 @@ async function main() {
       { name: 'KEYWORD', input: { mode: 'KEYWORD' } },
       { name: 'VECTOR', input: { mode: 'VECTOR' } },
       { name: 'HYBRID', input: { mode: 'HYBRID' } },
-      { name: 'HYBRID before (RRF 1:1, no cap)', input: { mode: 'HYBRID', weights: { keyword: 1, vector: 1 }, maxChunksPerDocument: 50 } },
-      { name: 'KEYWORD no cap', input: { mode: 'KEYWORD', maxChunksPerDocument: 50 } },
-      { name: 'HYBRID 1:0.25 no cap', input: { mode: 'HYBRID', maxChunksPerDocument: 50 } },
-      { name: 'HYBRID RRF 1:1 cap 2', input: { mode: 'HYBRID', weights: { keyword: 1, vector: 1 } } },
+      { name: 'HYBRID before (RRF 1:1, no cap)', input: { mode: 'HYBRID', fusion: 'RRF', weights: { keyword: 1, vector: 1 }, maxChunksPerDocument: 50 } },
+      { name: 'HYBRID RRF 1:1 (cap 2)', input: { mode: 'HYBRID', fusion: 'RRF', weights: { keyword: 1, vector: 1 } } },
+      { name: 'HYBRID (no cap)', input: { mode: 'HYBRID', maxChunksPerDocument: 50 } },
+      { name: 'KEYWORD (no cap)', input: { mode: 'KEYWORD', maxChunksPerDocument: 50 } },
+      { name: 'VECTOR (no cap)', input: { mode: 'VECTOR', maxChunksPerDocument: 50 } },
     ];
-    if (SWEEP) for (const v of [0, 0.1, 0.2, 0.35, 0.5, 0.75]) configs.push({ name: `HYBRID 1:${v}`, input: { mode: 'HYBRID', weights: { keyword: 1, vector: v } } });
+    if (SWEEP) {
+      for (const v of [0.1, 0.25, 0.5]) configs.push({ name: `HYBRID RRF 1:${v}`, input: { mode: 'HYBRID', fusion: 'RRF', weights: { keyword: 1, vector: v } } });
+      for (const v of [0.1, 0.2, 0.3, 0.5, 1]) configs.push({ name: `HYBRID CONVEX 1:${v}`, input: { mode: 'HYBRID', fusion: 'CONVEX', weights: { keyword: 1, vector: v } } });
+    }
     if (RERANK) configs.push({ name: 'HYBRID + fake rerank', input: { mode: 'HYBRID', rerank: true } });
 
     const results = {};

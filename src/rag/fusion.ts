@@ -79,6 +79,38 @@ export function weightedRrf(lists: readonly WeightedList[], k = RRF_K): { id: st
   return [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
 }
 
+/** One ranked list with its scores (best first; higher is better) and its weight. */
+export interface ScoredList {
+  items: readonly { id: string; score: number }[];
+  weight: number;
+}
+
+/**
+ * Convex combination of normalised scores (Bruch, Gai & Ingber, "An Analysis of Fusion
+ * Functions for Hybrid Retrieval", ACM TOIS 2023): score(d) = Σ_i w_i · s_i(d) / max_i, divided
+ * by Σ w_i, so the result is in [0, 1]. Each list's scores are divided by its best score (a
+ * "theoretical minimum" of 0: BM25 and the cosine similarities kept here are both > 0), and a
+ * document missing from a list gets 0 from it. Unlike RRF it keeps how far apart the scores
+ * are: a keyword hit far ahead of the next one stays ahead, while near-ties (common for short
+ * queries) are broken by the other list. Ties keep first-seen order, like weightedRrf.
+ */
+export function convexCombination(lists: readonly ScoredList[]): { id: string; score: number }[] {
+  const total = lists.reduce((n, l) => n + Math.max(0, l.weight), 0);
+  const scores = new Map<string, number>();
+  for (const { items, weight } of lists) {
+    // Every id takes its place in first-seen order, even from a list that adds nothing.
+    for (const it of items) if (!scores.has(it.id)) scores.set(it.id, 0);
+    const max = items.reduce((m, it) => Math.max(m, it.score), 0);
+    if (weight <= 0 || !(max > 0) || total <= 0) continue;
+    for (const it of items) if (it.score > 0) scores.set(it.id, scores.get(it.id)! + (weight * it.score) / max / total);
+  }
+  return [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+}
+
+/** How HYBRID fuses its two lists. */
+export type FusionMethod = 'CONVEX' | 'RRF';
+export const DEFAULT_FUSION: FusionMethod = 'CONVEX';
+
 /** Plain RRF (all weights 1): kept for callers that fuse lists of equal standing. */
 export function reciprocalRankFusion(lists: string[][], k = RRF_K): { id: string; score: number }[] {
   return weightedRrf(lists.map((ids) => ({ ids, weight: 1 })), k);

@@ -20,7 +20,7 @@ import { VECTOR_LIMITS, type VectorFilter, type VectorStore } from '../vector/ty
 import { rankBm25 } from './bm25';
 import { capPerDocument, DEFAULT_MAX_CHUNKS_PER_DOCUMENT, topDocuments, validateMaxPerDocument } from './diversity';
 import { ftsTerms } from './fts-query';
-import { DEFAULT_WEIGHTS, validateWeights, weightedRrf, type RetrievalWeights } from './fusion';
+import { convexCombination, DEFAULT_FUSION, DEFAULT_WEIGHTS, validateWeights, weightedRrf, type FusionMethod, type RetrievalWeights } from './fusion';
 import { attributeSelectsNothing, needsDeeperVectorSearch, validateAttributeFilter, vectorFilterEntries, type MetadataKeySpec } from './search-filters';
 import type { Hit, Retriever, SearchFilter, SearchMode, SearchRequest } from './types';
 
@@ -62,6 +62,7 @@ export interface ValidSearch {
   mode: SearchMode;
   filter: ChunkFilter | null;
   weights: RetrievalWeights | null;
+  fusion: FusionMethod;
   maxChunksPerDocument: number | 'default' | null;
   groupByDocument: boolean;
   rerank: boolean | null;
@@ -83,6 +84,7 @@ export function validateSearch(req: SearchRequest, metadataKeys: readonly Metada
     mode: req.mode,
     filter: normaliseFilter(req.filter, metadataKeys),
     weights: req.weights ? validateWeights(req.weights, 'weights') : null,
+    fusion: req.fusion ?? DEFAULT_FUSION,
     maxChunksPerDocument: max === 'default' || max === null || max === undefined ? (max ?? null) : validateMaxPerDocument(max, 'maxChunksPerDocument'),
     groupByDocument: req.groupByDocument === true,
     rerank: req.rerank ?? null,
@@ -140,11 +142,12 @@ export class RetrievalService implements Retriever {
       ranked = kw!.filter((k) => visible.has(k.id)).map((k, i) => ({ id: k.id, score: 1 / (i + 1) }));
     } else {
       const weights = req.weights ?? settings.retrievalWeights ?? this.deps.defaultWeights ?? DEFAULT_WEIGHTS.offline;
+      const kwOk = kw!.filter((k) => visible.has(k.id));
+      const vecOk = vec!.filter((v) => visible.has(v.id));
       // Keyword first: on an exact tie its order wins (the stronger list offline).
-      ranked = weightedRrf([
-        { ids: kw!.filter((k) => visible.has(k.id)).map((k) => k.id), weight: weights.keyword },
-        { ids: vec!.filter((v) => visible.has(v.id)).map((v) => v.id), weight: weights.vector },
-      ]);
+      ranked = req.fusion === 'RRF'
+        ? weightedRrf([{ ids: kwOk.map((k) => k.id), weight: weights.keyword }, { ids: vecOk.map((v) => v.id), weight: weights.vector }])
+        : convexCombination([{ items: kwOk, weight: weights.keyword }, { items: vecOk, weight: weights.vector }]);
     }
     if (reranker) ranked = await this.reranked(reranker, req.query, ranked, visible);
     const hits = ranked.map((r) => toHit(visible.get(r.id)!, r.score));

@@ -3,7 +3,7 @@
  * Implemented by src/rag/retrieval.ts; consumed by search and chat resolvers.
  */
 import type { DocumentRow } from '../db/schema';
-import type { RetrievalWeights } from './fusion';
+import type { FusionMethod, RetrievalWeights } from './fusion';
 import type { AttributeFilterInput } from './search-filters';
 
 export type SearchMode = 'VECTOR' | 'KEYWORD' | 'HYBRID';
@@ -26,6 +26,8 @@ export interface SearchRequest {
    * agent's own retrieval weights are passed here by the ask service.
    */
   weights?: RetrievalWeights | null;
+  /** How HYBRID fuses the lists; absent/null: DEFAULT_FUSION (src/rag/fusion.ts). */
+  fusion?: FusionMethod | null;
   /**
    * At most this many chunks per document. `'default'`: the tenant's
    * `searchMaxChunksPerDocument`, else DEFAULT_MAX_CHUNKS_PER_DOCUMENT (what `search` uses);

@@ -9,6 +9,14 @@ import { builder } from './builder';
 import { Document } from './documents';
 import { RetrievalWeightsInput, SearchFilterInput, SearchHit, SearchModeEnum, toFilter } from './search-types';
 
+const FusionMethodEnum = builder.enumType('FusionMethod', {
+  description: 'How HYBRID fuses the keyword and vector lists (docs/retrieval.md "Fusion").',
+  values: {
+    CONVEX: { description: 'Weighted sum of each list\'s scores divided by its best score (the default).' },
+    RRF: { description: 'Weighted reciprocal rank fusion, Σ w / (60 + rank).' },
+  } as const,
+});
+
 const SearchInput = builder.inputType('SearchInput', {
   fields: (t) => ({
     query: t.string({ required: true }),
@@ -20,6 +28,7 @@ const SearchInput = builder.inputType('SearchInput', {
       required: false,
       description: `HYBRID fusion weights (0 to ${MAX_WEIGHT} each); omitted: the tenant's retrievalWeights, else the embedding provider's default.`,
     }),
+    fusion: t.field({ type: FusionMethodEnum, required: false, description: 'HYBRID only; omitted: CONVEX.' }),
     maxChunksPerDocument: t.int({
       required: false,
       description: `At most this many hits per document, 1 to ${MAX_CHUNKS_PER_DOCUMENT}; omitted: the tenant's searchMaxChunksPerDocument, else 2.`,
@@ -61,7 +70,7 @@ const SearchResult = builder.objectRef<{ hits: Hit[] }>('SearchResult').implemen
 builder.queryFields((t) => ({
   search: t.field({
     type: SearchResult,
-    description: 'Scores: VECTOR cosine similarity; KEYWORD 1/rank by BM25; HYBRID weighted reciprocal rank fusion; with rerank, the reranker\'s relevance.',
+    description: 'Scores: VECTOR cosine similarity; KEYWORD 1/rank by BM25; HYBRID the fused score (CONVEX: 0..1; RRF: Σ w/(60+rank)); with rerank, the reranker\'s relevance.',
     args: { input: t.arg({ type: SearchInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       allow(ctx, 'viewer', 'search');
@@ -73,6 +82,7 @@ builder.queryFields((t) => ({
         mode: input.mode ?? 'HYBRID',
         filter: toFilter(input.filter),
         weights: input.weights ?? null,
+        fusion: input.fusion ?? null,
         maxChunksPerDocument: input.maxChunksPerDocument ?? 'default',
         groupByDocument: input.groupByDocument ?? false,
         rerank: input.rerank ?? null,

@@ -30,6 +30,7 @@ const opt = (name, dflt) => {
 };
 const PORT = Number(opt('port', '8890'));
 const SWEEP = args.includes('--sweep');
+const SWEEP_RRF = args.includes('--sweep-rrf');
 const RERANK = args.includes('--rerank-fake');
 const VERBOSE = args.includes('--verbose');
 const TOP_K = 10;
@@ -136,8 +137,8 @@ async function main() {
       { name: 'VECTOR (no cap)', input: { mode: 'VECTOR', maxChunksPerDocument: 50 } },
     ];
     if (SWEEP) {
-      for (const v of [0.1, 0.25, 0.5]) configs.push({ name: `HYBRID RRF 1:${v}`, input: { mode: 'HYBRID', fusion: 'RRF', weights: { keyword: 1, vector: v } } });
-      for (const v of [0.1, 0.2, 0.3, 0.5, 1]) configs.push({ name: `HYBRID CONVEX 1:${v}`, input: { mode: 'HYBRID', fusion: 'CONVEX', weights: { keyword: 1, vector: v } } });
+      for (const v of (SWEEP_RRF ? [0.1, 0.25, 0.5] : [])) configs.push({ name: `HYBRID RRF 1:${v}`, input: { mode: 'HYBRID', fusion: 'RRF', weights: { keyword: 1, vector: v } } });
+      for (const v of [0.05, 0.1, 0.2, 0.3, 0.5, 1]) configs.push({ name: `HYBRID CONVEX 1:${v}`, input: { mode: 'HYBRID', fusion: 'CONVEX', weights: { keyword: 1, vector: v } } });
     }
     if (RERANK) configs.push({ name: 'HYBRID + fake rerank', input: { mode: 'HYBRID', rerank: true } });
 

@@ -1,15 +1,16 @@
 /**
  * Fusing the keyword and vector candidate lists of HYBRID search (docs/retrieval.md
- * "Fusion weights"). Pure functions: no I/O, no tenant data beyond the ids given.
+ * "Fusion and weights"). Pure functions: no I/O, no tenant data beyond the ids given.
  *
- * Weighted reciprocal rank fusion: score(d) = Σ_i w_i / (k + rank_i(d)) (ranks from 1).
- * Plain RRF (Cormack, Clarke & Büttcher, SIGIR 2009) gives every list the same weight. That
- * is right for two signals of similar quality and wrong when one is much weaker: a chunk
- * that is middling in both lists then outranks the first hit of the strong list. How good
- * the vector list is depends on the embedding provider — the offline embedder hashes
- * words, so its list is a noisier copy of the keyword list, while a real embedding model
- * finds paraphrases the keyword list cannot — so the default weights depend on it, and a
- * tenant (or a request, or later an agent) can set its own.
+ * Plain reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009) gives every list the
+ * same weight and sees only ranks. Measured on the labelled set of `npm run bench:quality`
+ * that lost to KEYWORD alone: the offline vector list is a noisier copy of the keyword list
+ * (hashed words without idf), and a chunk that is middling in both lists outranked the keyword
+ * list's clear first hit, because ranks cannot say that hit was far ahead. The default is now
+ * a weighted convex combination of min-max normalised scores (convexCombination), which keeps
+ * score gaps; weighted RRF stays available (`fusion: RRF`). How good the vector list is
+ * depends on the embedding provider, so the default weights do too, and a tenant (or a
+ * request, or an agent through SearchRequest.weights) can set its own.
  */
 import { AppError } from '../lib/errors';
 
@@ -23,14 +24,17 @@ export interface RetrievalWeights {
 export const RRF_K = 60;
 
 /**
- * Defaults per embedding provider, chosen on the tuning half of `npm run bench:quality`
- * (the held-out half is reported separately; figures in docs/retrieval.md).
- * - offline (hashed words: a lexical signal): the vector list only breaks near-ties of
- *   the keyword list, it never overrides the keyword list's first hits;
- * - semantic (a real embedding model): both lists count alike, plain RRF.
+ * Defaults per embedding provider. Offline, chosen on the tuning half of `npm run
+ * bench:quality` (vector weights 0.05, 0.1 and 0.2 tie there at MRR@10 0.960; 0.1 is the
+ * middle of that plateau; the held-out half is reported apart: docs/retrieval.md "Quality").
+ * - offline (hashed words: a lexical signal): the vector list breaks near-ties of the
+ *   keyword list and does not override its clear winners;
+ * - semantic (a real embedding model, which finds paraphrases the keyword list cannot): both
+ *   lists count alike. Not measurable offline; a deployment with a model should run the
+ *   benchmark against it and set retrievalWeights accordingly.
  */
 export const DEFAULT_WEIGHTS = {
-  offline: { keyword: 1, vector: 0.25 },
+  offline: { keyword: 1, vector: 0.1 },
   semantic: { keyword: 1, vector: 1 },
 } as const satisfies Record<string, RetrievalWeights>;
 
@@ -87,12 +91,14 @@ export interface ScoredList {
 
 /**
  * Convex combination of normalised scores (Bruch, Gai & Ingber, "An Analysis of Fusion
- * Functions for Hybrid Retrieval", ACM TOIS 2023): score(d) = Σ_i w_i · s_i(d) / max_i, divided
- * by Σ w_i, so the result is in [0, 1]. Each list's scores are divided by its best score (a
- * "theoretical minimum" of 0: BM25 and the cosine similarities kept here are both > 0), and a
- * document missing from a list gets 0 from it. Unlike RRF it keeps how far apart the scores
- * are: a keyword hit far ahead of the next one stays ahead, while near-ties (common for short
- * queries) are broken by the other list. Ties keep first-seen order, like weightedRrf.
+ * Functions for Hybrid Retrieval", ACM TOIS 2023): score(d) = Σ_i w_i · norm_i(d) / Σ_i w_i,
+ * in [0, 1], with norm_i min-max over list i's candidates (best 1, worst 0; a list whose
+ * scores are all equal gives 1). A document missing from a list gets 0 from it — the same as
+ * that list's worst candidate, which it cannot have beaten. (Dividing by the best score alone
+ * was measured too: the vector list's flat cosines then gave every chunk it contained a
+ * bonus over those it did not, and paraphrased questions lost more.) Unlike RRF it keeps how
+ * far apart the scores are: a keyword hit far ahead of the next stays ahead, while near-ties
+ * (common for short queries) are broken by the other list. Ties keep first-seen order.
  */
 export function convexCombination(lists: readonly ScoredList[]): { id: string; score: number }[] {
   const total = lists.reduce((n, l) => n + Math.max(0, l.weight), 0);
@@ -100,9 +106,14 @@ export function convexCombination(lists: readonly ScoredList[]): { id: string; s
   for (const { items, weight } of lists) {
     // Every id takes its place in first-seen order, even from a list that adds nothing.
     for (const it of items) if (!scores.has(it.id)) scores.set(it.id, 0);
-    const max = items.reduce((m, it) => Math.max(m, it.score), 0);
-    if (weight <= 0 || !(max > 0) || total <= 0) continue;
-    for (const it of items) if (it.score > 0) scores.set(it.id, scores.get(it.id)! + (weight * it.score) / max / total);
+    if (weight <= 0 || total <= 0 || items.length === 0) continue;
+    const max = Math.max(...items.map((it) => it.score));
+    const min = Math.min(...items.map((it) => it.score));
+    const span = max - min;
+    for (const it of items) {
+      const norm = span > 0 ? (it.score - min) / span : 1;
+      scores.set(it.id, scores.get(it.id)! + (weight * norm) / total);
+    }
   }
   return [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
 }

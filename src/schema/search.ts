@@ -10,9 +10,9 @@ import { Document } from './documents';
 import { RetrievalWeightsInput, SearchFilterInput, SearchHit, SearchModeEnum, toFilter } from './search-types';
 
 const FusionMethodEnum = builder.enumType('FusionMethod', {
-  description: 'How HYBRID fuses the keyword and vector lists (docs/retrieval.md "Fusion").',
+  description: 'How HYBRID fuses the keyword and vector lists (docs/retrieval.md "Fusion and weights").',
   values: {
-    CONVEX: { description: 'Weighted sum of each list\'s scores divided by its best score (the default).' },
+    CONVEX: { description: 'Weighted sum of each list\'s min-max normalised scores, 0 to 1 (the default).' },
     RRF: { description: 'Weighted reciprocal rank fusion, Σ w / (60 + rank).' },
   } as const,
 });

@@ -186,6 +186,12 @@ async function main() {
     }
     console.log(met ? 'target met on every style of both halves' : 'target NOT met everywhere (see above)');
     if (RERANK) console.log(`fake reranker calls: ${rerankCalls}`);
+    // Per question against KEYWORD (ranks past 10 count as "not found").
+    const r10 = (x) => (x.rank === 0 ? 11 : x.rank);
+    for (const c of configs.filter((x) => x.name.startsWith('HYBRID'))) {
+      const pairs = results[c.name].map((h, i) => [r10(h), r10(results.KEYWORD[i])]);
+      console.log(`${c.name}: answer ranked lower than by KEYWORD on ${pairs.filter(([h, k]) => h > k).length} questions, higher on ${pairs.filter(([h, k]) => h < k).length}`);
+    }
     if (VERBOSE) {
       console.log('\nquestions where HYBRID ranks the answer below KEYWORD:');
       results.HYBRID.forEach((h, i) => {

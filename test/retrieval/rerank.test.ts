@@ -112,3 +112,16 @@ describe('reranking', () => {
     expect(calls).toHaveLength(1);
   });
 });
+
+describe('the /rerank response shape', () => {
+  it('reads Cohere/Jina/vLLM results in any order; a left-out document ranks last', async () => {
+    const { parseScores } = await import('../../src/ai/rerank');
+    expect(parseScores({ results: [{ index: 2, relevance_score: 0.9 }, { index: 0, relevance_score: 0.1 }] }, 3)).toEqual([0.1, Number.NEGATIVE_INFINITY, 0.9]);
+    expect(parseScores({ results: [{ index: 0, score: 0.5 }] }, 1)).toEqual([0.5]);
+  });
+
+  it.each([{}, { results: [{ index: 5, relevance_score: 1 }] }, { results: [{ index: 0 }] }, { results: [{ index: 0, relevance_score: 'high' }] }])('refuses %j', async (body) => {
+    const { parseScores, RerankError } = await import('../../src/ai/rerank');
+    expect(() => parseScores(body, 2)).toThrow(RerankError);
+  });
+});

@@ -25,7 +25,7 @@ export const RRF_K = 60;
 
 /**
  * Defaults per embedding provider. Offline, chosen on the tuning half of `npm run
- * bench:quality` (vector weights 0.05, 0.1 and 0.2 tie there at MRR@10 0.960; 0.1 is the
+ * bench:quality` before migration 0007 (vector weights 0.05, 0.1 and 0.2 tie there at 0.960; 0.1 the
  * middle of that plateau; the held-out half is reported apart: docs/retrieval.md "Quality").
  * - offline (hashed words: a lexical signal): the vector list breaks near-ties of the
  *   keyword list and does not override its clear winners;

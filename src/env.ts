@@ -5,6 +5,7 @@
  * changes the generated types. Empty secrets arrive as empty strings.
  */
 import { DEFAULT_DNS_RESOLVER, DEFAULT_URL_PORTS } from './rag/url-source';
+import { parseMetadataKeys, type MetadataKeySpec } from './rag/search-filters';
 
 export interface AppEnv extends Env {
   /** Present only in the production environment (see wrangler.toml [env.production]). */
@@ -86,6 +87,13 @@ export interface Config {
   urlFetch: { ports: number[]; resolverUrl: string };
   /** PLACEMENTS: placement id → bindings (src/placement/config.ts). */
   placements: PlacementTable;
+  /** Retrieval options of the deployment (docs/retrieval.md "Filters", "Reranking"). */
+  search: {
+    /** Custom metadata keys search may filter on (SEARCH_METADATA_KEYS), each a Vectorize metadata index. */
+    metadataKeys: MetadataKeySpec[];
+    /** A `/rerank` endpoint (Cohere / Jina / vLLM shape); null: reranking unavailable. */
+    rerank: { url: string; model: string; apiKey: string | null } | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -141,6 +149,11 @@ export function loadConfig(env: AppEnv): Config {
   const resolverUrl = env.DNS_RESOLVER_URL || DEFAULT_DNS_RESOLVER;
   // Plain-HTTP DNS answers could be forged on the way; the check would then be worth nothing.
   if (!/^https:\/\/[^/?#\s]+/.test(resolverUrl)) throw new ConfigError(`DNS_RESOLVER_URL must be an https:// URL (got "${env.DNS_RESOLVER_URL}")`);
+  const metadataKeys = parseMetadataKeys(env.SEARCH_METADATA_KEYS);
+  if (typeof metadataKeys === 'string') throw new ConfigError(`SEARCH_METADATA_KEYS: ${metadataKeys}`);
+  const rerankUrl = env.RERANK_URL || null;
+  if (rerankUrl && !/^https?:\/\/[^/]/.test(rerankUrl)) throw new ConfigError(`RERANK_URL is not an http(s) URL: "${rerankUrl}"`);
+  if (rerankUrl && !env.RERANK_MODEL) throw new ConfigError('RERANK_URL is set but RERANK_MODEL is empty');
   const flag = (v: string | undefined, dflt: boolean) => (v === undefined || v === '' ? dflt : v === 'true');
   const prod = environment === 'production';
   const config: Config = {
@@ -169,6 +182,10 @@ export function loadConfig(env: AppEnv): Config {
     guardEnabled: flag(env.GUARD_ENABLED, true),
     urlFetch: { ports: ports.map(Number), resolverUrl },
     placements: placementsOf(env, vectorBackend),
+    search: {
+      metadataKeys,
+      rerank: rerankUrl ? { url: rerankUrl, model: env.RERANK_MODEL, apiKey: env.RERANK_API_KEY || null } : null,
+    },
   };
   cache.set(env, config);
   return config;

@@ -77,6 +77,7 @@ export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
     },
     requeue: (message, delaySeconds) => env.INGEST_QUEUE.send(message, { delaySeconds }),
     embedder: root.embedder,
+    metadataKeys: root.config.search.metadataKeys,
     log,
   };
 }

@@ -4,12 +4,15 @@
  * never see `env`.
  */
 import type { EmbeddingProvider } from '../ai/embeddings';
+import { OfflineEmbeddings } from '../ai/offline-embeddings';
+import { HttpReranker } from '../ai/rerank';
 import type { TenantScope } from '../db/tenant-scope';
 import type { Config, PlanLimits } from '../env';
 import type { Logger } from '../lib/log';
 import type { GuardClient } from '../objects/guard-types';
 import type { VectorStore } from '../vector/types';
 import type { IngestQueue } from './ingest-types';
+import { DEFAULT_WEIGHTS } from './fusion';
 import { IngestionService } from './ingestion';
 import { RetrievalService } from './retrieval';
 import type { Retriever } from './types';
@@ -39,6 +42,7 @@ export interface DocumentDeps {
 
 export function buildDocumentServices(deps: DocumentDeps): DocumentServices {
   const { guard, vectors, embedder } = deps;
+  const rerank = deps.config.search.rerank;
   return {
     retriever: new RetrievalService({
       scope: deps.scope,
@@ -47,6 +51,10 @@ export function buildDocumentServices(deps: DocumentDeps): DocumentServices {
       log: deps.log,
       reserve: guard ? (delta) => guard.reserve(deps.limits, delta) : undefined,
       defer: (work) => deps.waitUntil(work),
+      // The offline embedder hashes words (a lexical signal); a real model is a semantic one.
+      defaultWeights: embedder instanceof OfflineEmbeddings ? DEFAULT_WEIGHTS.offline : DEFAULT_WEIGHTS.semantic,
+      metadataKeys: deps.config.search.metadataKeys,
+      reranker: rerank ? new HttpReranker(rerank) : null,
     }),
     ingestion: new IngestionService({
       scope: deps.scope,

@@ -26,6 +26,7 @@ import type { Chunk } from './chunking';
 import { documentChunks } from './document-text';
 import { SUPPORTED_MIME, type SupportedMime } from './extract';
 import { ExtractionBudget, ExtractionLimitError } from './extract-budget';
+import { vectorMetadataFor, type MetadataKeySpec } from './search-filters';
 import { deleteOriginals } from './ingestion';
 import { INGEST_MAX_ATTEMPTS, type IngestMessage } from './ingest-types';
 
@@ -65,6 +66,8 @@ export interface ConsumerDeps {
   maxChunks?: number;
   /** The processing budget of one document from its original's size (tests lower it); default ExtractionBudget.forBytes. */
   extractionBudget?: (bytes: number) => ExtractionBudget;
+  /** Filterable custom metadata keys (SEARCH_METADATA_KEYS), copied into vector metadata as m_<key>. */
+  metadataKeys?: readonly MetadataKeySpec[];
 }
 
 /**
@@ -268,7 +271,9 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
     }));
     await scope.chunks.insertVersion(doc.id, msg.version, rows, STATEMENTS_PER_BATCH);
     const tags = JSON.parse(doc.tags) as string[];
+    const custom = vectorMetadataFor(parseObject(doc.metadata), deps.metadataKeys ?? []);
     const metadata = (): Metadata => ({
+      ...custom,
       tenant_id: scope.tenantId,
       document_id: doc.id,
       collection_id: doc.collectionId,
@@ -311,6 +316,15 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
 }
 
 const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
+/** A stored JSON object column; anything else reads as {} (it was validated on the way in). */
+function parseObject(json: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(json);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
 
 /** Removes the chunks and vectors written for one version (never the visible one). */
 async function removeVersion(t: TenantContext, documentId: string, version: number, deps: ConsumerDeps): Promise<void> {

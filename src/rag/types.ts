@@ -3,10 +3,13 @@
  * Implemented by src/rag/retrieval.ts; consumed by search and chat resolvers.
  */
 import type { DocumentRow } from '../db/schema';
+import type { FusionMethod, RetrievalWeights } from './fusion';
+import type { AttributeFilterInput } from './search-filters';
 
 export type SearchMode = 'VECTOR' | 'KEYWORD' | 'HYBRID';
 
-export interface SearchFilter {
+/** Collections, documents and tags, plus document type, dates and custom metadata (search-filters.ts). */
+export interface SearchFilter extends AttributeFilterInput {
   collectionIds?: string[] | null;
   documentIds?: string[] | null;
   tags?: string[] | null;
@@ -17,6 +20,24 @@ export interface SearchRequest {
   topK: number;
   mode: SearchMode;
   filter?: SearchFilter | null;
+  /**
+   * HYBRID's fusion weights. Absent/null: the tenant's `retrievalWeights` setting, else the
+   * embedding provider's default (src/rag/fusion.ts). This is the hook for agents: an
+   * agent's own retrieval weights are passed here by the ask service.
+   */
+  weights?: RetrievalWeights | null;
+  /** How HYBRID fuses the lists; absent/null: DEFAULT_FUSION (src/rag/fusion.ts). */
+  fusion?: FusionMethod | null;
+  /**
+   * At most this many chunks per document. `'default'`: the tenant's
+   * `searchMaxChunksPerDocument`, else DEFAULT_MAX_CHUNKS_PER_DOCUMENT (what `search` uses);
+   * absent/null: no cap (what `ask` uses: several passages of one document are good context).
+   */
+  maxChunksPerDocument?: number | 'default' | null;
+  /** topK counts documents (each with up to maxChunksPerDocument chunks) instead of chunks. */
+  groupByDocument?: boolean | null;
+  /** Rerank the fused candidates (needs RERANK_URL). Absent/null: the tenant's `rerank` setting, else off. */
+  rerank?: boolean | null;
 }
 
 /** One retrieved chunk, already re-checked to belong to the scope's tenant. */

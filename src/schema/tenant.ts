@@ -9,7 +9,10 @@ import { changeAdmission } from '../objects/guard-client';
 import { allow } from './access';
 import { ApiKey } from './api-keys';
 import { builder } from './builder';
+import { DEFAULT_MAX_CHUNKS_PER_DOCUMENT, MAX_CHUNKS_PER_DOCUMENT, validateMaxPerDocument } from '../rag/diversity';
+import { MAX_WEIGHT, validateWeights } from '../rag/fusion';
 import { PlanEnum, RoleEnum, SearchModeEnum, TenantStatusEnum, upper } from './enums';
+import { RetrievalWeights, RetrievalWeightsInput } from './retrieval-weights';
 
 export const Tenant = builder.objectRef<TenantRow>('Tenant').implement({
   fields: (t) => ({
@@ -51,6 +54,14 @@ const TenantSettingsType = builder.objectRef<TenantSettings>('TenantSettings').i
     temperature: t.float({ nullable: true, resolve: (s) => s.temperature ?? null }),
     retrievalTopK: t.int({ nullable: true, resolve: (s) => s.retrievalTopK ?? null }),
     retrievalMode: t.string({ nullable: true, resolve: (s) => s.retrievalMode ?? null }),
+    retrievalWeights: t.field({
+      type: RetrievalWeights,
+      nullable: true,
+      description: "HYBRID fusion weights of search and ask; null: the embedding provider's default (docs/retrieval.md).",
+      resolve: (s) => s.retrievalWeights ?? null,
+    }),
+    searchMaxChunksPerDocument: t.int({ nullable: true, resolve: (s) => s.searchMaxChunksPerDocument ?? null }),
+    rerank: t.boolean({ nullable: true, resolve: (s) => s.rerank ?? null }),
   }),
 });
 
@@ -95,6 +106,16 @@ const TenantSettingsInput = builder.inputType('TenantSettingsInput', {
     temperature: t.float({ required: false, description: '0 to 2; null: the default.' }),
     retrievalTopK: t.int({ required: false, description: `Sources ask retrieves when it names no topK: 1 to ${MAX_ASK_TOP_K}; null: ${DEFAULT_ASK_TOP_K}.` }),
     retrievalMode: t.field({ type: SearchModeEnum, required: false, description: 'How ask retrieves its sources; null: HYBRID.' }),
+    retrievalWeights: t.field({
+      type: RetrievalWeightsInput,
+      required: false,
+      description: `HYBRID fusion weights for search and ask, each 0 to ${MAX_WEIGHT}, not both 0; null: the embedding provider's default.`,
+    }),
+    searchMaxChunksPerDocument: t.int({
+      required: false,
+      description: `search's cap on hits per document, 1 to ${MAX_CHUNKS_PER_DOCUMENT}; null: ${DEFAULT_MAX_CHUNKS_PER_DOCUMENT}. ask is not capped.`,
+    }),
+    rerank: t.boolean({ required: false, description: 'Rerank search and ask candidates when the deployment has a reranker (RERANK_URL); null: off.' }),
   }),
 });
 
@@ -115,6 +136,8 @@ function settingsPatch(input: SettingsInput, chatModels: { isAllowed(model: stri
   if (input.retrievalTopK != null && (input.retrievalTopK < 1 || input.retrievalTopK > MAX_ASK_TOP_K)) {
     throw bad(`retrievalTopK must be from 1 to ${MAX_ASK_TOP_K}`, 'retrievalTopK');
   }
+  const retrievalWeights = input.retrievalWeights ? validateWeights(input.retrievalWeights, 'retrievalWeights') : input.retrievalWeights;
+  if (input.searchMaxChunksPerDocument != null) validateMaxPerDocument(input.searchMaxChunksPerDocument, 'searchMaxChunksPerDocument');
   if (input.allowedOrigins) {
     if (input.allowedOrigins.length > INPUT_LIMITS.allowedOrigins) {
       throw bad(`allowedOrigins takes at most ${INPUT_LIMITS.allowedOrigins} origins`, 'allowedOrigins');
@@ -137,6 +160,9 @@ function settingsPatch(input: SettingsInput, chatModels: { isAllowed(model: stri
     temperature: input.temperature,
     retrievalTopK: input.retrievalTopK,
     retrievalMode: input.retrievalMode,
+    retrievalWeights,
+    searchMaxChunksPerDocument: input.searchMaxChunksPerDocument,
+    rerank: input.rerank,
   };
 }
 

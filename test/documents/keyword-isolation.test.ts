@@ -68,7 +68,7 @@ describe('keyword ranking is per tenant', () => {
       bDocs.push(doc.id);
     }
     // B's chunks really are in the shared index and match the query.
-    expect((await hits(b, { query: QUERY, mode: 'KEYWORD', topK: 50 })).length).toBe(50);
+    expect((await hits(b, { query: QUERY, mode: 'KEYWORD', topK: 50, maxChunksPerDocument: 50 })).length).toBe(50);
 
     const afterIngest = await snapshot(a, names);
     expect(JSON.stringify(afterIngest)).toBe(JSON.stringify(before));

@@ -10,12 +10,16 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { chunks, documents, type ChunkRow, type DocumentRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
 import { collectionAllowed } from './restriction';
+import type { AttributeFilter } from '../../rag/search-filters';
+import { attributeFilterSql } from './search-filter-sql';
 
 /** Filters already validated by the caller; null/empty lists mean "no restriction". */
 export interface ChunkFilter {
   collectionIds?: string[] | null;
   documentIds?: string[] | null;
   tags?: string[] | null;
+  /** Document type, dates and custom metadata (src/rag/search-filters.ts). */
+  attributes?: AttributeFilter | null;
 }
 
 export interface NewChunk {
@@ -48,6 +52,7 @@ function documentFilter(f: ChunkFilter | null | undefined): SQL[] {
   if (f?.collectionIds?.length) out.push(sql`${documents.collectionId} IN ${list(f.collectionIds)}`);
   if (f?.documentIds?.length) out.push(sql`${documents.id} IN ${list(f.documentIds)}`);
   if (f?.tags?.length) out.push(sql`EXISTS (SELECT 1 FROM json_each(${documents.tags}) AS tag WHERE tag.value IN ${list(f.tags)})`);
+  out.push(...attributeFilterSql(f?.attributes));
   return out;
 }
 

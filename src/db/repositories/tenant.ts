@@ -12,6 +12,12 @@ export interface TenantSettings {
   temperature?: number | null;
   retrievalTopK?: number | null;
   retrievalMode?: 'VECTOR' | 'KEYWORD' | 'HYBRID' | null;
+  /** HYBRID fusion weights for search and ask (src/rag/fusion.ts); null: the embedding provider's default. */
+  retrievalWeights?: { keyword: number; vector: number } | null;
+  /** search's cap on chunks per document (src/rag/diversity.ts); null: the default (2). */
+  searchMaxChunksPerDocument?: number | null;
+  /** Rerank search and ask candidates when RERANK_URL is configured; null: off. */
+  rerank?: boolean | null;
 }
 
 /** A change to the settings: an absent (undefined) key keeps its value, null resets it to its default. */

@@ -30,7 +30,10 @@ const BURST_LIMIT = 100;
 const QUERY = JSON.stringify({ query: '{ viewer { role } }' });
 
 const wrangler = 'node_modules/wrangler/bin/wrangler.js';
-const { JWT_SECRET } = readDevVars();
+// The development settings of .dev.vars.example, whatever a local .dev.vars says (or
+// whether there is one: a fresh clone has none), so the figures never depend on it.
+const DEV_VARS = '.dev.vars.example';
+const { JWT_SECRET } = readDevVars(DEV_VARS);
 const childEnv = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
 
 function wranglerSync(args) {
@@ -61,7 +64,7 @@ function startServer(label, port, extraArgs, { config = null } = {}) {
   const child = spawn(
     process.execPath,
     [wrangler, 'dev', ...(config ? ['-c', config] : []), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 100), '--persist-to', `.wrangler/bench-guard/${label}`,
-      '--show-interactive-dev-session=false', '--log-level', 'error', ...(config ? [] : ['--var', `JWT_SECRET:${JWT_SECRET}`]), ...extraArgs],
+      '--show-interactive-dev-session=false', '--log-level', 'error', ...(config ? [] : ['--env-file', DEV_VARS]), ...extraArgs],
     { stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: childEnv },
   );
   return { label, port, child, url: `http://127.0.0.1:${port}` };
@@ -196,7 +199,6 @@ const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, 
 const signed = (n, d = 2) => `${n >= 0 ? '+' : '-'}${fmt(Math.abs(n), d)}`;
 
 async function main() {
-  mkdirSync('.generated/assets', { recursive: true });
   console.log('preparing local state (migrations + bench tenants)…');
   prepareState('.wrangler/bench-guard/on');
   prepareState('.wrangler/bench-guard/off');

@@ -7,6 +7,7 @@ import { GraphQLError } from 'graphql';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../lib/errors';
 import { hideSchemaHints } from './schema-hints';
 import { isFenceError, migratingError } from '../placement/fence';
+import { misconfigurationOf, misconfiguredError } from '../lib/misconfiguration';
 
 export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { ...extensions, code, http: { status: ERROR_STATUS[code] } } });
@@ -32,9 +33,14 @@ export function isGraphQLError(err: unknown): err is GraphQLError {
 
 /**
  * The Yoga `maskError` for one request. `hideHints` (introspection off) strips suggestions
- * and schema type names from GraphQL's own messages (variable coercion errors arrive here).
+ * and schema type names from GraphQL's own messages (variable coercion errors arrive here);
+ * `production` (default true) shortens misconfiguration messages.
  */
-export function maskError(requestId: string, onUnexpected: (err: unknown) => void, opts: { hideHints?: boolean } = {}) {
+export function maskError(
+  requestId: string,
+  onUnexpected: (err: unknown) => void,
+  opts: { hideHints?: boolean; production?: boolean } = {},
+) {
   const text = (message: string) => (opts.hideHints ? hideSchemaHints(message) : message);
   return (error: unknown): Error => {
     // A write that met a move's database fence (it raced the move's start): retryable.
@@ -71,6 +77,16 @@ export function maskError(requestId: string, onUnexpected: (err: unknown) => voi
       }
     }
     onUnexpected(error);
+    const misconfigured = misconfigurationOf(error);
+    if (misconfigured) {
+      // e.g. a resolver's query hit a table or column that a pending migration adds.
+      const app = misconfiguredError(misconfigured, requestId, opts.production ?? true);
+      return new GraphQLError(app.message, {
+        nodes: gql?.nodes,
+        path: gql?.path,
+        extensions: { ...app.extensions, code: app.code, requestId, http: { status: app.status } },
+      });
+    }
     return new GraphQLError('Unexpected error.', {
       nodes: gql?.nodes,
       path: gql?.path,

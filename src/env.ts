@@ -144,7 +144,7 @@ export function loadConfig(env: AppEnv): Config {
   }
   const jwksUrl = env.JWKS_URL || null;
   if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new ConfigError('JWKS_URL', `JWKS_URL is not a URL: "${jwksUrl}"`);
-  if (!secret && !jwksUrl) throw new ConfigError('JWT_SECRET', 'JWT_SECRET is not set (the HS256 key; or set JWKS_URL for RS256/ES256)');
+  if (!secret && !jwksUrl) throw new ConfigError('JWT_SECRET', 'JWT_SECRET is not set (the HS256 key; set it, or JWKS_URL for RS256/ES256)');
   const dims = Number(env.EMBEDDING_DIMENSIONS || 384);
   if (!Number.isInteger(dims) || dims < 8 || dims > 1536) {
     throw new ConfigError('EMBEDDING_DIMENSIONS', `EMBEDDING_DIMENSIONS must be an integer from 8 to 1536 (got "${env.EMBEDDING_DIMENSIONS}")`);

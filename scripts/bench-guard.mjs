@@ -12,7 +12,8 @@
 // check-and-consume RPC per request, so that is the least an exact guard can add here.
 //
 // Options (env): BENCH_REQUESTS (default 2000 per server), BENCH_CONCURRENCY (20),
-// BENCH_CHUNK (200: the servers take turns in chunks this size), BENCH_PORT (8791).
+// BENCH_CHUNK (200: the servers take turns in chunks this size), BENCH_PORT (8791: it and
+// the next two), BENCH_INSPECTOR_PORT (BENCH_PORT + 100: it and the next two).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -25,6 +26,8 @@ const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
 /** Requests per interleaved chunk. */
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 200);
 const BASE_PORT = Number(process.env.BENCH_PORT ?? 8791);
+/** Inspector ports, one per server from this one on (default BENCH_PORT + 100). */
+const INSPECTOR_PORT = Number(process.env.BENCH_INSPECTOR_PORT ?? BASE_PORT + 100);
 const BURST = 1000;
 const BURST_LIMIT = 100;
 const QUERY = JSON.stringify({ query: '{ viewer { role } }' });
@@ -63,7 +66,7 @@ function prepareState(dir) {
 function startServer(label, port, extraArgs, { config = null } = {}) {
   const child = spawn(
     process.execPath,
-    [wrangler, 'dev', ...(config ? ['-c', config] : []), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 100), '--persist-to', `.wrangler/bench-guard/${label}`,
+    [wrangler, 'dev', ...(config ? ['-c', config] : []), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(INSPECTOR_PORT + port - BASE_PORT), '--persist-to', `.wrangler/bench-guard/${label}`,
       '--show-interactive-dev-session=false', '--log-level', 'error', ...(config ? [] : ['--env-file', DEV_VARS]), ...extraArgs],
     { stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: childEnv },
   );

@@ -124,6 +124,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Whether `env` runs in production, for code that must decide before (or without) a valid
+ * Config: anything but development or test counts, an unset or unknown ENVIRONMENT too.
+ */
+export function isProductionEnv(env: Pick<AppEnv, 'ENVIRONMENT'>): boolean {
+  return env.ENVIRONMENT !== 'development' && env.ENVIRONMENT !== 'test';
+}
+
 const cache = new WeakMap<object, Config>();
 
 /**

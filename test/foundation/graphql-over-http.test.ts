@@ -66,6 +66,13 @@ describe('GraphQL over HTTP (graphql-http auditServer)', () => {
     const body = await legacy.json<any>();
     expect(body.data).toBeUndefined();
     expect(body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', requestId: legacy.headers.get('x-request-id') });
+    // Malformed JSON is an HTTP-level refusal: 400 even to application/json clients.
+    const malformed = await SELF.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${t.token}` },
+      body: '{"query": ',
+    });
+    expect(malformed.status).toBe(400);
     // Clients that accept application/graphql-response+json, anything, or send no Accept keep 400 (DESIGN §9).
     for (const accept of ['application/graphql-response+json', 'application/graphql-response+json, application/json', '*/*', undefined]) {
       expect((await ask(accept)).status, String(accept)).toBe(400);

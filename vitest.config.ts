@@ -21,9 +21,9 @@ const worker = (overrides: Record<string, string> = {}) =>
         ...overrides,
       },
       // Databases no migration run touches: what `wrangler dev` sees before
-      // `wrangler d1 migrations apply DB --local`, and one a test migrates in part
+      // `wrangler d1 migrations apply DB --local`, and two that a test migrates in part
       // (test/foundation/misconfiguration.test.ts).
-      d1Databases: { UNMIGRATED_DB: 'edgerag-unmigrated', PARTLY_MIGRATED_DB: 'edgerag-partly-migrated' },
+      d1Databases: { UNMIGRATED_DB: 'edgerag-unmigrated', PARTLY_MIGRATED_DB: 'edgerag-partly-migrated', BEHIND_DB: 'edgerag-behind' },
     },
   }));
 

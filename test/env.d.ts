@@ -5,5 +5,6 @@ declare namespace Cloudflare {
     /** D1 databases without migrations (vitest.config.ts). */
     UNMIGRATED_DB: D1Database;
     PARTLY_MIGRATED_DB: D1Database;
+    BEHIND_DB: D1Database;
   }
 }

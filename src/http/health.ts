@@ -8,10 +8,11 @@
  *   bindings).
  * - A configuration problem answers 503 `{ status: 'misconfigured', setting, problem, fix }`
  *   to anyone: a missing or bad var or secret, a missing binding, or a database whose
- *   migrations are not applied. Saying which setting is wrong tells a prober nothing it can
+ *   migrations are not (all) applied. Saying which setting is wrong tells a prober nothing it can
  *   use, and it is what the person who just ran `wrangler dev` or `wrangler deploy` needs.
  */
 import { verifyJwt } from '../auth/jwt';
+import { SCHEMA_VERSION } from '../db/schema-version';
 import { ConfigError, loadConfig, type AppEnv, type Config } from '../env';
 import { MIGRATIONS_FIX, misconfigurationOf, type Misconfiguration } from '../lib/misconfiguration';
 
@@ -48,9 +49,20 @@ export async function health(request: Request, env: AppEnv): Promise<Response> {
   let reachable = true;
   let latestMigration: string | null = null;
   try {
-    // D1's own record of applied migrations (wrangler d1 migrations apply, and the tests' applyD1Migrations).
-    latestMigration = (await env.DB.prepare('SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1').first<{ name: string }>())?.name ?? null;
-    if (!latestMigration) return misconfigured(noMigrations());
+    // D1's own record of applied migrations (wrangler d1 migrations apply, npm run db:migrate,
+    // the tests' applyD1Migrations); the version is the newest file's number (src/db/schema-version.ts).
+    const row = await env.DB.prepare(
+      "SELECT name, CAST(substr(name, 1, instr(name, '_') - 1) AS INTEGER) AS version FROM d1_migrations ORDER BY version DESC, id DESC LIMIT 1",
+    ).first<{ name: string; version: number }>();
+    if (!row) return misconfigured(noMigrations());
+    if (row.version < SCHEMA_VERSION) {
+      return misconfigured({
+        setting: 'DB',
+        problem: `the database is at schema version ${row.version} (${row.name}) and this code needs ${SCHEMA_VERSION}: later migrations are not applied`,
+        fix: MIGRATIONS_FIX,
+      });
+    }
+    latestMigration = row.name;
   } catch (err) {
     if (misconfigurationOf(err)) return misconfigured(noMigrations());
     reachable = false;

@@ -58,14 +58,21 @@ export function maskError(
       // that already chose a code (graphql-armor, Yoga's own HTTP errors).
       const given = gql.extensions?.code as string | undefined;
       const code: ErrorCode = given && given in ERROR_STATUS ? (given as ErrorCode) : 'BAD_USER_INPUT';
-      const http = (gql.extensions?.http as { status?: number } | undefined) ?? {};
+      const { spec, ...http } = (gql.extensions?.http as { status?: number; spec?: boolean } | undefined) ?? {};
       const { originalError: _internal, ...extensions } = (gql.extensions ?? {}) as Record<string, unknown>;
+      // Yoga's `spec` marker lets an application/json client get a GraphQL request error with
+      // 200 (src/yoga.ts requestErrorPlugin); its BAD_REQUEST errors (malformed JSON, bad
+      // parameters) are HTTP-level and keep their 400, so they lose the marker here.
+      const keepSpec = spec === true && given !== 'BAD_REQUEST';
       return new GraphQLError(text(gql.message), {
         nodes: gql.nodes,
         source: gql.source,
         positions: gql.positions,
         path: gql.path,
-        extensions: { ...extensions, code, http: { ...http, status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] } },
+        extensions: {
+          ...extensions, code,
+          http: { ...http, ...(keepSpec ? { spec } : {}), status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] },
+        },
       });
     }
     if (isGraphQLError(gql?.originalError) && !(gql.originalError instanceof AppError)) {

@@ -138,16 +138,36 @@ describe('local migrations not applied', () => {
   });
 });
 
-describe('a database whose later migrations are missing', () => {
+/** Runs these migrations' statements (minus `skip`) on `db` and records them as applied, as wrangler does. */
+async function migrate(db: D1Database, migrations: typeof env.TEST_MIGRATIONS, skip?: RegExp) {
+  if (await db.prepare("SELECT name FROM sqlite_master WHERE name = 'd1_migrations'").first()) return;
+  const queries = migrations.flatMap((m) => m.queries).filter((q) => !skip?.test(q));
+  await db.batch([
+    ...queries.map((q) => db.prepare(q)),
+    db.prepare('CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)'),
+    ...migrations.map((m) => db.prepare('INSERT INTO d1_migrations (name) VALUES (?)').bind(m.name)),
+  ]);
+}
+
+describe('a database whose later migrations are not applied', () => {
+  const behind = workerWith({ DB: env.BEHIND_DB });
+  beforeAll(() => migrate(env.BEHIND_DB, env.TEST_MIGRATIONS.slice(0, 1)));
+
+  it('/healthz names the schema version it is at, the one the code needs, and the command', async () => {
+    const res = await healthz(behind);
+    expect(res.status).toBe(503);
+    const body = await res.json<any>();
+    expect(body).toMatchObject({ status: 'misconfigured', setting: 'DB', fix: expect.stringContaining('npx wrangler d1 migrations apply DB --local') });
+    expect(body.problem).toMatch(/^the database is at schema version 1 \(0001_init\.sql\) and this code needs \d+: later migrations are not applied$/);
+  });
+});
+
+describe('a table missing although its migration is recorded (dropped by hand, a half-applied migration)', () => {
   let tenantId: string;
   beforeAll(async () => {
-    // Every migration but the collections table: the request authenticates and is admitted
-    // (tenants, domains, keys, members all exist), then a resolver reads a missing table.
-    const applied = await env.PARTLY_MIGRATED_DB.prepare("SELECT name FROM sqlite_master WHERE name = 'tenants'").first();
-    if (!applied) {
-      const queries = env.TEST_MIGRATIONS.flatMap((m) => m.queries).filter((q) => !/CREATE TABLE collections\b|\bON collections\b/i.test(q));
-      await env.PARTLY_MIGRATED_DB.batch(queries.map((q) => env.PARTLY_MIGRATED_DB.prepare(q)));
-    }
+    // Every migration but the collections table: the request authenticates, is admitted and
+    // passes the placement's schema-version check, then a resolver reads a missing table.
+    await migrate(env.PARTLY_MIGRATED_DB, env.TEST_MIGRATIONS, /CREATE TABLE collections\b|\bON collections\b/i);
     tenantId = crypto.randomUUID();
     await env.PARTLY_MIGRATED_DB.prepare("INSERT INTO tenants (id, slug, name, plan, status) VALUES (?, ?, 'Partly', 'pro', 'active')")
       .bind(tenantId, `partly${tenantId.slice(0, 8)}`)

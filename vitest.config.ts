@@ -6,14 +6,24 @@ const worker = (overrides: Record<string, string> = {}) =>
   cloudflareTest(async () => ({
     wrangler: { configPath: './wrangler.toml' },
     miniflare: {
+      // The development settings that .dev.vars gives `wrangler dev` (wrangler.toml's
+      // top-level [vars] are production-safe), so no test depends on a local .dev.vars.
       bindings: {
         ENVIRONMENT: 'test',
+        BASE_DOMAIN: 'localhost',
+        GRAPHIQL: 'true',
+        INTROSPECTION: 'true',
+        HEALTHZ_TOKEN: 'test-healthz-token',
         JWT_SECRET: 'test-secret-0123456789-0123456789-abcdef',
         OPENAI_API_KEY: '',
         ENCRYPTION_KEY: 'ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=',
         TEST_MIGRATIONS: await readD1Migrations('./migrations'),
         ...overrides,
       },
+      // Databases no migration run touches: what `wrangler dev` sees before
+      // `wrangler d1 migrations apply DB --local`, and two that a test migrates in part
+      // (test/foundation/misconfiguration.test.ts).
+      d1Databases: { UNMIGRATED_DB: 'edgerag-unmigrated', PARTLY_MIGRATED_DB: 'edgerag-partly-migrated', BEHIND_DB: 'edgerag-behind' },
     },
   }));
 

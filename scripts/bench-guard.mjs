@@ -12,7 +12,8 @@
 // check-and-consume RPC per request, so that is the least an exact guard can add here.
 //
 // Options (env): BENCH_REQUESTS (default 2000 per server), BENCH_CONCURRENCY (20),
-// BENCH_CHUNK (200: the servers take turns in chunks this size), BENCH_PORT (8791).
+// BENCH_CHUNK (200: the servers take turns in chunks this size), BENCH_PORT (8791: it and
+// the next two), BENCH_INSPECTOR_PORT (BENCH_PORT + 100: it and the next two).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -25,12 +26,17 @@ const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
 /** Requests per interleaved chunk. */
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 200);
 const BASE_PORT = Number(process.env.BENCH_PORT ?? 8791);
+/** Inspector ports, one per server from this one on (default BENCH_PORT + 100). */
+const INSPECTOR_PORT = Number(process.env.BENCH_INSPECTOR_PORT ?? BASE_PORT + 100);
 const BURST = 1000;
 const BURST_LIMIT = 100;
 const QUERY = JSON.stringify({ query: '{ viewer { role } }' });
 
 const wrangler = 'node_modules/wrangler/bin/wrangler.js';
-const { JWT_SECRET } = readDevVars();
+// The development settings of .dev.vars.example, whatever a local .dev.vars says (or
+// whether there is one: a fresh clone has none), so the figures never depend on it.
+const DEV_VARS = '.dev.vars.example';
+const { JWT_SECRET } = readDevVars(DEV_VARS);
 const childEnv = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
 
 function wranglerSync(args) {
@@ -60,8 +66,8 @@ function prepareState(dir) {
 function startServer(label, port, extraArgs, { config = null } = {}) {
   const child = spawn(
     process.execPath,
-    [wrangler, 'dev', ...(config ? ['-c', config] : []), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 100), '--persist-to', `.wrangler/bench-guard/${label}`,
-      '--show-interactive-dev-session=false', '--log-level', 'error', ...(config ? [] : ['--var', `JWT_SECRET:${JWT_SECRET}`]), ...extraArgs],
+    [wrangler, 'dev', ...(config ? ['-c', config] : []), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(INSPECTOR_PORT + port - BASE_PORT), '--persist-to', `.wrangler/bench-guard/${label}`,
+      '--show-interactive-dev-session=false', '--log-level', 'error', ...(config ? [] : ['--env-file', DEV_VARS]), ...extraArgs],
     { stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: childEnv },
   );
   return { label, port, child, url: `http://127.0.0.1:${port}` };
@@ -196,7 +202,6 @@ const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, 
 const signed = (n, d = 2) => `${n >= 0 ? '+' : '-'}${fmt(Math.abs(n), d)}`;
 
 async function main() {
-  mkdirSync('.generated/assets', { recursive: true });
   console.log('preparing local state (migrations + bench tenants)…');
   prepareState('.wrangler/bench-guard/on');
   prepareState('.wrangler/bench-guard/off');

@@ -21,7 +21,7 @@
 // Options: --queries 60  --b 100000  --big 1000000 (B's size with BENCH_BIG=1)  --dims 384
 //          --port 8850 (ports 8850-8853: two servers and their inspectors)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,9 +58,9 @@ const corpusFile = join(corpusDir, 'corpus.mjs');
 writeFileSync(corpusFile, (await build({ entryPoints: ['scripts/bench/corpus.ts'], bundle: true, format: 'esm', platform: 'neutral', write: false, logLevel: 'silent' })).outputFiles[0].text);
 const { corpusText, midQueryText } = await import(pathToFileURL(corpusFile).href);
 
-mkdirSync('.generated/assets', { recursive: true });
-// wrangler dev reads .dev.vars only; a worktree may have just the example, so pass the secrets.
-const { JWT_SECRET, ENCRYPTION_KEY } = readDevVars();
+// .dev.vars.example's development settings and secrets (--env-file below), whatever a local
+// .dev.vars says: a fresh clone has none, and wrangler.toml's top-level vars are production's.
+const { JWT_SECRET } = readDevVars('.dev.vars.example');
 const tokens = {
   A: await mintToken({ secret: JWT_SECRET, tenant: 'bench-a', role: 'admin', sub: 'bench' }),
   B: await mintToken({ secret: JWT_SECRET, tenant: 'bench-b', role: 'admin', sub: 'bench' }),
@@ -85,8 +85,8 @@ class Dev {
   async start() {
     this.log = '';
     this.proc = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', String(this.port), '--inspector-port', String(this.port + 1),
-      '--persist-to', this.state, '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:',
-      '--var', `JWT_SECRET:${JWT_SECRET}`, '--var', `ENCRYPTION_KEY:${ENCRYPTION_KEY}`, '--show-interactive-dev-session=false'],
+      '--persist-to', this.state, '--env-file', '.dev.vars.example', '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:',
+      '--show-interactive-dev-session=false'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
     this.proc.stdout.on('data', (d) => (this.log += d));
     this.proc.stderr.on('data', (d) => (this.log += d));

@@ -29,7 +29,10 @@ const TARGET_NO_GUARD = 0.85;
 const BODY = JSON.stringify({ query: '{ viewer { role } }' });
 
 const wrangler = 'node_modules/wrangler/bin/wrangler.js';
-const { JWT_SECRET } = readDevVars();
+// .dev.vars.example's development settings and secrets (--env-file below) whatever a local
+// .dev.vars says: a fresh clone has none, and wrangler.toml's top-level vars are production's.
+const DEV_VARS = '.dev.vars.example';
+const { JWT_SECRET } = readDevVars(DEV_VARS);
 const childEnv = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
 const STATE = '.wrangler/bench-pipeline';
 
@@ -123,7 +126,6 @@ const median = (xs) => {
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
 async function main() {
-  mkdirSync('.generated/assets', { recursive: true });
   for (const port of [BASE_PORT, BASE_PORT + 1, BASE_PORT + 2]) {
     const busy = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
     if (busy) throw new Error(`127.0.0.1:${port} is in use; set BENCH_PORT to a free range`);
@@ -138,7 +140,7 @@ async function main() {
     { name: 'subdomain host', headers: { authorization: `Bearer ${jwt}`, host: `${tenant.slug}.localhost` } },
   ];
   const edge = (label, port, extra) =>
-    Object.assign(startServer(label, port, ['--persist-to', `${STATE}/${label}`, '--var', `JWT_SECRET:${JWT_SECRET}`, '--var', 'D1_QUERY_COUNT:true', ...extra]), { counted: true });
+    Object.assign(startServer(label, port, ['--persist-to', `${STATE}/${label}`, '--env-file', DEV_VARS, '--var', 'D1_QUERY_COUNT:true', ...extra]), { counted: true });
   const servers = [
     startServer('bare', BASE_PORT, ['-c', 'scripts/bench/bare-yoga/wrangler.toml']),
     edge('on', BASE_PORT + 1, ['--var', 'GUARD_ENABLED:true']),

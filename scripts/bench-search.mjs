@@ -8,7 +8,7 @@
 // Options: --sizes 10000,100000  --queries 100  --dims 384  --skip-graphql  --skip-store
 //          --port N (wrangler dev; N+1 for its inspector; default a random port from 8900)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -80,18 +80,17 @@ async function graphqlBench() {
   const { corpusText, queryText } = await import(pathToFileURL(await writeCorpusModule()).href);
   const state = mkdtempSync(join(tmpdir(), 'edgerag-bench-'));
   const port = String(opt('port', String(8900 + Math.floor(Math.random() * 90))));
-  mkdirSync('.generated/assets', { recursive: true });
   const mig = wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
   if (mig.status !== 0) throw new Error(`migrations failed: ${mig.stderr || mig.stdout}`);
   const tenantId = '99999999-0000-4000-8000-00000000bench';
   const ins = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, '--command',
     `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${tenantId}', 'bench', 'Bench', 'enterprise', 'active')`]);
   if (ins.status !== 0) throw new Error(`tenant insert failed: ${ins.stderr || ins.stdout}`);
-  // wrangler dev reads .dev.vars only; a worktree may have just the example, so pass the secrets.
-  const { JWT_SECRET, ENCRYPTION_KEY } = readDevVars();
+  // .dev.vars.example's development settings and secrets whatever a local .dev.vars says (a fresh clone has none).
+  const { JWT_SECRET } = readDevVars('.dev.vars.example');
   const token = await mintToken({ secret: JWT_SECRET, tenant: 'bench', role: 'admin', sub: 'bench' });
   const dev = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', port, '--inspector-port', String(Number(port) + 1), '--persist-to', state,
-    '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:', '--var', `JWT_SECRET:${JWT_SECRET}`, '--var', `ENCRYPTION_KEY:${ENCRYPTION_KEY}`, '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
+    '--env-file', '.dev.vars.example', '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:', '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
   let devLog = '';
   dev.stdout.on('data', (d) => (devLog += d));
   dev.stderr.on('data', (d) => (devLog += d));

@@ -1,7 +1,7 @@
 // npm run dev: local migrations, demo tenants, dev tokens, then `wrangler dev` on :8787.
 // Needs no Cloudflare account, no API key and no internet.
 import { spawnSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync } from 'node:fs';
 import { mintToken, readDevVars } from './lib.mjs';
 import { SEED_DOCUMENTS } from './seed-documents.mjs';
 
@@ -14,10 +14,19 @@ const run = (args) => {
   }
 };
 
-mkdirSync('.generated/assets', { recursive: true });
 if (!existsSync('.dev.vars')) {
   copyFileSync('.dev.vars.example', '.dev.vars');
   console.log('created .dev.vars from .dev.vars.example');
+} else {
+  // A .dev.vars from before a setting moved there (wrangler.toml's top-level vars are
+  // production-safe) would silently run in production mode: add what it lacks.
+  const have = readDevVars('.dev.vars');
+  const example = readDevVars('.dev.vars.example');
+  const missing = Object.keys(example).filter((k) => !(k in have));
+  if (missing.length) {
+    appendFileSync('.dev.vars', `\n# added by npm run dev from .dev.vars.example\n${missing.map((k) => `${k}=${example[k]}`).join('\n')}\n`);
+    console.log(`added ${missing.join(', ')} to .dev.vars from .dev.vars.example`);
+  }
 }
 console.log('applying local migrations to every tenant database…');
 {
@@ -33,7 +42,6 @@ const tokens = {
   globex: await mintToken({ secret: JWT_SECRET, tenant: 'globex', role: 'admin', sub: 'hank' }),
   platform: await mintToken({ secret: JWT_SECRET, role: 'owner', sub: 'operator', platformAdmin: true }),
 };
-spawnSync(process.execPath, ['scripts/build-graphiql.mjs', '--headers', JSON.stringify({ Authorization: `Bearer ${tokens.acme}` }, null, 2)], { stdio: 'inherit' });
 
 const port = process.env.PORT ?? '8787';
 console.log(`
@@ -53,9 +61,14 @@ edgerag is starting on http://localhost:${port}
 `);
 // Miniflare would fetch Request.cf from workers.cloudflare.com on start; offline that only
 // prints a scary error and falls back to a placeholder, so skip it unless asked for.
+// wrangler's [build] step writes the GraphiQL page, with the Acme token pre-filled.
 const child = spawn(process.execPath, [...wrangler, 'dev', '--port', port, '--ip', '127.0.0.1', ...process.argv.slice(2)], {
   stdio: 'inherit',
-  env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env },
+  env: {
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    ...process.env,
+    EDGERAG_GRAPHIQL_HEADERS: JSON.stringify({ Authorization: `Bearer ${tokens.acme}` }, null, 2),
+  },
 });
 const stop = () => child.kill('SIGINT');
 process.on('SIGINT', stop);

@@ -96,11 +96,40 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(`edgerag configuration error: ${message}`);
-    this.name = 'ConfigError';
+/** Secrets: `wrangler secret put` when deployed, .dev.vars locally (DESIGN §8). */
+const SECRETS: ReadonlySet<string> = new Set(['JWT_SECRET', 'OPENAI_API_KEY', 'ENCRYPTION_KEY', 'HEALTHZ_TOKEN', 'RERANK_API_KEY']);
+
+/** How to fix a bad or missing setting, for the operator who reads /healthz or the log. */
+export function fixFor(setting: string): string {
+  if (SECRETS.has(setting)) {
+    return `locally, copy .dev.vars.example to .dev.vars (or run npm run dev) and restart wrangler dev; deployed, run: wrangler secret put ${setting}`;
   }
+  return `set ${setting} in wrangler.toml [vars] (locally, .dev.vars overrides it; see .dev.vars.example)`;
+}
+
+/**
+ * A missing or bad var, secret or binding. Names the setting and how to fix it, so
+ * /healthz and GraphQL can answer 503 with that instead of a masked 500.
+ */
+export class ConfigError extends Error {
+  readonly setting: string;
+  readonly problem: string;
+  readonly fix: string;
+  constructor(setting: string, problem: string, fix = fixFor(setting)) {
+    super(`edgerag configuration error: ${problem}: ${fix}`);
+    this.name = 'ConfigError';
+    this.setting = setting;
+    this.problem = problem;
+    this.fix = fix;
+  }
+}
+
+/**
+ * Whether `env` runs in production, for code that must decide before (or without) a valid
+ * Config: anything but development or test counts, an unset or unknown ENVIRONMENT too.
+ */
+export function isProductionEnv(env: Pick<AppEnv, 'ENVIRONMENT'>): boolean {
+  return env.ENVIRONMENT !== 'development' && env.ENVIRONMENT !== 'test';
 }
 
 const cache = new WeakMap<object, Config>();
@@ -112,48 +141,49 @@ const cache = new WeakMap<object, Config>();
 export function loadConfig(env: AppEnv): Config {
   const hit = cache.get(env);
   if (hit) return hit;
-  const environment = (env.ENVIRONMENT || 'development') as Config['environment'];
+  // Unset means production: a deployment that forgot the var must not get development defaults.
+  const environment = (env.ENVIRONMENT || 'production') as Config['environment'];
   if (!['development', 'test', 'production'].includes(environment)) {
-    throw new ConfigError(`ENVIRONMENT must be development, test or production (got "${env.ENVIRONMENT}")`);
+    throw new ConfigError('ENVIRONMENT', `ENVIRONMENT must be development, test or production (got "${env.ENVIRONMENT}")`);
   }
   const secret = env.JWT_SECRET ? new TextEncoder().encode(env.JWT_SECRET) : null;
   if (secret && secret.byteLength < 32) {
-    throw new ConfigError('JWT_SECRET must be at least 32 bytes for HS256');
+    throw new ConfigError('JWT_SECRET', 'JWT_SECRET must be at least 32 bytes for HS256');
   }
   const jwksUrl = env.JWKS_URL || null;
-  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new ConfigError(`JWKS_URL is not a URL: "${jwksUrl}"`);
-  if (!secret && !jwksUrl) throw new ConfigError('set JWT_SECRET (HS256) or JWKS_URL (RS256/ES256)');
+  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new ConfigError('JWKS_URL', `JWKS_URL is not a URL: "${jwksUrl}"`);
+  if (!secret && !jwksUrl) throw new ConfigError('JWT_SECRET', 'JWT_SECRET is not set (the HS256 key; set it, or JWKS_URL for RS256/ES256)');
   const dims = Number(env.EMBEDDING_DIMENSIONS || 384);
   if (!Number.isInteger(dims) || dims < 8 || dims > 1536) {
-    throw new ConfigError(`EMBEDDING_DIMENSIONS must be an integer from 8 to 1536 (got "${env.EMBEDDING_DIMENSIONS}")`);
+    throw new ConfigError('EMBEDDING_DIMENSIONS', `EMBEDDING_DIMENSIONS must be an integer from 8 to 1536 (got "${env.EMBEDDING_DIMENSIONS}")`);
   }
   const vectorBackend = (env.VECTOR_BACKEND || 'local') as Config['vectorBackend'];
   if (vectorBackend !== 'local' && vectorBackend !== 'vectorize') {
-    throw new ConfigError(`VECTOR_BACKEND must be local or vectorize (got "${env.VECTOR_BACKEND}")`);
+    throw new ConfigError('VECTOR_BACKEND', `VECTOR_BACKEND must be local or vectorize (got "${env.VECTOR_BACKEND}")`);
   }
   if (vectorBackend === 'vectorize' && !env.VECTORIZE) {
-    throw new ConfigError('VECTOR_BACKEND=vectorize needs the VECTORIZE binding');
+    throw new ConfigError('VECTORIZE', 'VECTOR_BACKEND=vectorize needs the VECTORIZE binding', 'add a [[vectorize]] binding named VECTORIZE (as wrangler.toml [env.production] has), or set VECTOR_BACKEND=local');
   }
   const maxBodyBytes = Number(env.MAX_BODY_BYTES || 10 * MiB);
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024) {
-    throw new ConfigError(`MAX_BODY_BYTES must be an integer >= 1024 (got "${env.MAX_BODY_BYTES}")`);
+    throw new ConfigError('MAX_BODY_BYTES', `MAX_BODY_BYTES must be an integer >= 1024 (got "${env.MAX_BODY_BYTES}")`);
   }
   const maxAge = env.JWT_MAX_AGE ? Number(env.JWT_MAX_AGE) : null;
   if (maxAge !== null && (!Number.isSafeInteger(maxAge) || maxAge < 1)) {
-    throw new ConfigError(`JWT_MAX_AGE must be a whole number of seconds >= 1, or empty for no cap (got "${env.JWT_MAX_AGE}")`);
+    throw new ConfigError('JWT_MAX_AGE', `JWT_MAX_AGE must be a whole number of seconds >= 1, or empty for no cap (got "${env.JWT_MAX_AGE}")`);
   }
   const ports = env.URL_FETCH_PORTS ? env.URL_FETCH_PORTS.split(',').map((p) => p.trim()) : DEFAULT_URL_PORTS.map(String);
   if (!ports.length || ports.some((p) => !/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
-    throw new ConfigError(`URL_FETCH_PORTS must be comma-separated port numbers from 1 to 65535 (got "${env.URL_FETCH_PORTS}")`);
+    throw new ConfigError('URL_FETCH_PORTS', `URL_FETCH_PORTS must be comma-separated port numbers from 1 to 65535 (got "${env.URL_FETCH_PORTS}")`);
   }
   const resolverUrl = env.DNS_RESOLVER_URL || DEFAULT_DNS_RESOLVER;
   // Plain-HTTP DNS answers could be forged on the way; the check would then be worth nothing.
-  if (!/^https:\/\/[^/?#\s]+/.test(resolverUrl)) throw new ConfigError(`DNS_RESOLVER_URL must be an https:// URL (got "${env.DNS_RESOLVER_URL}")`);
+  if (!/^https:\/\/[^/?#\s]+/.test(resolverUrl)) throw new ConfigError('DNS_RESOLVER_URL', `DNS_RESOLVER_URL must be an https:// URL (got "${env.DNS_RESOLVER_URL}")`);
   const metadataKeys = parseMetadataKeys(env.SEARCH_METADATA_KEYS);
-  if (typeof metadataKeys === 'string') throw new ConfigError(`SEARCH_METADATA_KEYS: ${metadataKeys}`);
+  if (typeof metadataKeys === 'string') throw new ConfigError('SEARCH_METADATA_KEYS', `SEARCH_METADATA_KEYS: ${metadataKeys}`);
   const rerankUrl = env.RERANK_URL || null;
-  if (rerankUrl && !/^https?:\/\/[^/]/.test(rerankUrl)) throw new ConfigError(`RERANK_URL is not an http(s) URL: "${rerankUrl}"`);
-  if (rerankUrl && !env.RERANK_MODEL) throw new ConfigError('RERANK_URL is set but RERANK_MODEL is empty');
+  if (rerankUrl && !/^https?:\/\/[^/]/.test(rerankUrl)) throw new ConfigError('RERANK_URL', `RERANK_URL is not an http(s) URL: "${rerankUrl}"`);
+  if (rerankUrl && !env.RERANK_MODEL) throw new ConfigError('RERANK_MODEL', 'RERANK_URL is set but RERANK_MODEL is empty');
   const flag = (v: string | undefined, dflt: boolean) => (v === undefined || v === '' ? dflt : v === 'true');
   const prod = environment === 'production';
   const config: Config = {
@@ -195,7 +225,7 @@ function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend']): Plac
   try {
     return parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
   } catch (err) {
-    if (err instanceof PlacementConfigError) throw new ConfigError(err.message);
+    if (err instanceof PlacementConfigError) throw new ConfigError('PLACEMENTS', err.message);
     throw err;
   }
 }
@@ -225,16 +255,16 @@ function mergePlans(raw: string | undefined): Record<Plan, PlanLimits> {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new ConfigError('PLAN_LIMITS is not valid JSON');
+    throw new ConfigError('PLAN_LIMITS', 'PLAN_LIMITS is not valid JSON');
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('PLAN_LIMITS must be a JSON object');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('PLAN_LIMITS', 'PLAN_LIMITS must be a JSON object');
   const out = { ...DEFAULT_PLANS };
   for (const [plan, limits] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!(plan in DEFAULT_PLANS)) throw new ConfigError(`PLAN_LIMITS names an unknown plan "${plan}"`);
-    if (!limits || typeof limits !== 'object' || Array.isArray(limits)) throw new ConfigError(`PLAN_LIMITS.${plan} must be a JSON object`);
+    if (!(plan in DEFAULT_PLANS)) throw new ConfigError('PLAN_LIMITS', `PLAN_LIMITS names an unknown plan "${plan}"`);
+    if (!limits || typeof limits !== 'object' || Array.isArray(limits)) throw new ConfigError('PLAN_LIMITS', `PLAN_LIMITS.${plan} must be a JSON object`);
     for (const [k, v] of Object.entries(limits)) {
       const problem = limitProblem(k, v);
-      if (problem) throw new ConfigError(`PLAN_LIMITS.${plan}: ${problem}`);
+      if (problem) throw new ConfigError('PLAN_LIMITS', `PLAN_LIMITS.${plan}: ${problem}`);
     }
     out[plan as Plan] = { ...DEFAULT_PLANS[plan as Plan], ...(limits as Partial<PlanLimits>) };
   }

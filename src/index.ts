@@ -1,10 +1,10 @@
 /**
  * Worker entry: routing, and the Durable Object classes wrangler must find here.
- *   GET  /healthz   D1 reachable, bindings present
+ *   GET  /healthz   status; details for operators; names a configuration problem (src/http/health.ts)
  *   GET  /graphql   GraphiQL (development) or a GET query
  *   POST /graphql   GraphQL over HTTP (+ multipart uploads, SSE subscriptions)
  */
-import { loadConfig, type AppEnv } from './env';
+import { ConfigError, loadConfig, type AppEnv, type Config } from './env';
 import { graphiql, wantsGraphiQL } from './http/graphiql';
 import { health } from './http/health';
 import { handleGraphQL } from './http/pipeline';
@@ -36,10 +36,12 @@ export default {
     const env = counting ? countedEnv(rawEnv) : rawEnv;
     const url = new URL(request.url);
     if (counting && url.pathname === '/__bench/d1') return Response.json(isolateD1Counter);
-    if (url.pathname === '/healthz') return health(env);
+    if (url.pathname === '/healthz') return health(request, env);
     if (url.pathname === '/graphql') {
       if (wantsGraphiQL(request)) {
-        return loadConfig(env).graphiql ? graphiql(env, request) : new Response('Not found', { status: 404 });
+        // With a configuration problem, the pipeline answers (503 naming it).
+        const config = configOrNull(env);
+        if (config) return config.graphiql ? graphiql(env, request) : new Response('Not found', { status: 404 });
       }
       return handleGraphQL(request, env, ctx);
     }
@@ -58,3 +60,12 @@ export default {
     await consumeIngestBatch(ingest, ingestConsumerDeps(env), batch.queue.endsWith('-dlq'));
   },
 } satisfies ExportedHandler<AppEnv>;
+
+function configOrNull(env: AppEnv): Config | null {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return null;
+    throw err;
+  }
+}

@@ -18,6 +18,8 @@ import { rateLimitExtension } from './http/rate-limit-headers';
 
 export interface YogaOptions {
   introspection: boolean;
+  /** Misconfiguration errors say less in production (src/lib/misconfiguration.ts); default true. */
+  production?: boolean;
 }
 
 /** Blocks introspection when configured off (suggestions: hideSchemaHints). */
@@ -71,34 +73,65 @@ const rateLimitExtensionPlugin: Plugin<GraphQLContext, GraphQLContext> = {
  * their messages lose suggestions and schema type names (src/schema/schema-hints.ts).
  * `extensions.originalError` (Yoga's copy of e.g. the JSON parser's error) never reaches
  * the client: the message already says what was wrong.
+ *
+ * One exception to the 400, from GraphQL over HTTP
+ * (https://graphql.github.io/graphql-over-http/draft/#sec-application-json): a client that
+ * accepts only `application/json` (the legacy media type) gets GraphQL's own request errors
+ * (parse, validation, variable coercion) with 200, which Yoga does for an error that keeps
+ * its `spec: true` marker. HTTP-level refusals (malformed JSON, bad parameters: Yoga's
+ * BAD_REQUEST) keep their 400 for everyone, and clients that accept
+ * `application/graphql-response+json`, a wildcard or no Accept keep the 400 (DESIGN §9).
  */
 function requestErrorPlugin(hideHints: boolean): Plugin {
   return {
-    onResultProcess({ result, setResult }) {
+    onResultProcess({ request, result, setResult }) {
       if (!result || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
       const res = result as { errors?: readonly GraphQLError[]; data?: unknown };
       if (!res.errors?.length) return;
       const requestId = requestStore.getStore()?.requestId;
+      const legacyJson = acceptsOnlyLegacyJson(request);
       let changed = false;
       const errors = res.errors.map((e) => {
         const code = e.extensions?.code as string | undefined;
         if (code && code in ERROR_STATUS && e.extensions?.requestId) return e;
         changed = true;
         const known = code && code in ERROR_STATUS ? (code as ErrorCode) : 'BAD_USER_INPUT';
-        const status = (e.extensions?.http as { status?: number } | undefined)?.status ?? ERROR_STATUS[known];
+        const given = e.extensions?.http as { status?: number; spec?: boolean } | undefined;
+        const status = given?.status ?? ERROR_STATUS[known];
+        // Yoga marks its GraphQL errors `spec`; its BAD_REQUEST ones are HTTP-level (JSON, params).
+        const spec = legacyJson && (given ? given.spec === true && code !== 'BAD_REQUEST' : true);
         const { originalError: _internal, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
         return new GraphQLError(hideHints ? hideSchemaHints(e.message) : e.message, {
           nodes: e.nodes,
           source: e.source,
           positions: e.positions,
           path: e.path,
-          // Drop Yoga's `spec` marker: with it, application/json responses keep HTTP 200.
-          extensions: { ...extensions, code: known, requestId, http: { status } },
+          extensions: { ...extensions, code: known, requestId, http: spec ? { status, spec } : { status } },
         });
       });
       if (changed) setResult({ ...res, errors } as never);
     },
   };
+}
+
+/** The Accept header names application/json and not application/graphql-response+json. */
+function acceptsOnlyLegacyJson(request: Request): boolean {
+  const accept = (request.headers.get('accept') ?? '').toLowerCase();
+  return accept.includes('application/json') && !accept.includes('application/graphql-response+json');
+}
+
+function yogaLog(level: 'warn' | 'error', args: unknown[]): void {
+  const log = requestStore.getStore()?.log;
+  if (!log) {
+    console[level](...args);
+    return;
+  }
+  const [first, ...rest] = args;
+  const detail = rest.map((a) => (a instanceof Error ? errorDetail(a) : a));
+  log[level](first instanceof Error ? first.message : String(first), {
+    ...(first instanceof Error ? errorDetail(first) : {}),
+    ...(detail.length ? { detail } : {}),
+  });
 }
 
 const cache = new Map<string, ReturnType<typeof build>>();
@@ -117,10 +150,11 @@ function build(opts: YogaOptions) {
     logging: {
       debug: () => undefined,
       info: () => undefined,
-      warn: (...args: unknown[]) => console.warn(...args),
+      // Through the request's logger when there is one, so the line has the request and tenant ids.
+      warn: (...args: unknown[]) => yogaLog('warn', args),
       error: (...args: unknown[]) => {
         if (args.some((a) => a instanceof AppError || isGraphQLError(a))) return;
-        console.error(...args);
+        yogaLog('error', args);
       },
     },
     maskedErrors: {
@@ -129,7 +163,7 @@ function build(opts: YogaOptions) {
         return maskError(
           local?.requestId ?? 'unknown',
           (err) => (local?.log ?? console).error?.('unexpected error', errorDetail((err as { originalError?: unknown }).originalError ?? err)),
-          { hideHints: !opts.introspection },
+          { hideHints: !opts.introspection, production: opts.production ?? true },
         )(error);
       },
     },

@@ -9,9 +9,10 @@ import { directory } from '../auth/directory';
 import { createRequestContext } from '../context';
 import { loadAdmissionDirect } from '../db/admission-store';
 import { parseSettings } from '../db/repositories/tenant';
-import { loadConfig, type AppEnv } from '../env';
+import { isProductionEnv, loadConfig, type AppEnv } from '../env';
 import { AppError } from '../lib/errors';
 import { createLogger, errorDetail } from '../lib/log';
+import { misconfigurationOf, misconfiguredError } from '../lib/misconfiguration';
 import { requestStore } from '../lib/request-store';
 import { guardClient } from '../objects/guard-client';
 import type { AdmitResult } from '../objects/guard-types';
@@ -29,7 +30,7 @@ import { errorResponse } from './responses';
 
 export async function handleGraphQL(request: Request, env: AppEnv, exec: ExecutionContext): Promise<Response> {
   const requestId = requestIdFor(request, env.ENVIRONMENT === 'production');
-  const log = createLogger(requestId);
+  let log = createLogger(requestId);
   let headers: Record<string, string> = {};
   let admission: AdmitResult | null = null;
   try {
@@ -37,7 +38,7 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     const root = createRoot(env, { log, waitUntil: (p) => exec.waitUntil(p), bookmark: request.headers.get(BOOKMARK_HEADER) });
     const deps: AdmissionDeps = {
       config, db: root.catalogue, platform: root.platform, directory, log,
-      guardFor: config.guardEnabled ? (tenantId) => guardClient(env.TENANT_GUARD, tenantId, log) : null,
+      guardFor: config.guardEnabled ? (tenantId) => guardClient(env.TENANT_GUARD, tenantId, log.with({ tenantId })) : null,
       beforeLookup: () => spendPreauth(env.PREAUTH_LIMITER, request),
     };
 
@@ -50,15 +51,17 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     const admitted = await admit(body, bytes, deps);
     ({ headers, admission } = admitted);
     const { principal, tenant } = admitted;
+    // From here on every log line of the request names its tenant.
+    if (tenant) log = log.with({ tenantId: tenant.id });
 
     // Guard off: bookkeeping here, coalesced per isolate (with the guard, the guard does it).
     if (tenant && !admitted.guard) exec.waitUntil(recordActivityDirect(root.catalogue, tenant, principal, requestId, log));
 
     // The tenant session (placement database, bucket, vectors) reuses the admitting guard.
     const ctx = await createRequestContext({
-      root, requestId, principal, tenant, limits: admitted.limits, guard: admitted.guard, rateLimit: admission, usage: admitted.usage,
+      root: { ...root, log }, requestId, principal, tenant, limits: admitted.limits, guard: admitted.guard, rateLimit: admission, usage: admitted.usage,
     });
-    const yoga = yogaFor({ introspection: config.introspection });
+    const yoga = yogaFor({ introspection: config.introspection, production: isProductionEnv(env) });
     const response = await requestStore.run({ requestId, log }, () => yoga.fetch(body, { app: ctx }));
     if (response.status === 415) {
       // Yoga answers an unsupported content type with an empty body: give it the error contract.
@@ -81,6 +84,12 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
       const res = errorResponse(err, requestId, headers);
       // A refusal carries the guard's figures in the body too, like every admitted response.
       return admission ? withRateLimitExtension(res, admission) : res;
+    }
+    const misconfigured = misconfigurationOf(err);
+    if (misconfigured) {
+      // Not a bug but a deployment to fix: say so (503), never a masked 500.
+      log.error('configuration error', { ...misconfigured, ...errorDetail(err) });
+      return errorResponse(misconfiguredError(misconfigured, requestId, isProductionEnv(env)), requestId, headers);
     }
     log.error('request failed', errorDetail(err));
     return errorResponse(new AppError('INTERNAL_SERVER_ERROR', 'Unexpected error.'), requestId, headers);

@@ -7,6 +7,7 @@ import { GraphQLError } from 'graphql';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../lib/errors';
 import { hideSchemaHints } from './schema-hints';
 import { isFenceError, migratingError } from '../placement/fence';
+import { misconfigurationOf, misconfiguredError } from '../lib/misconfiguration';
 
 export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { ...extensions, code, http: { status: ERROR_STATUS[code] } } });
@@ -32,9 +33,14 @@ export function isGraphQLError(err: unknown): err is GraphQLError {
 
 /**
  * The Yoga `maskError` for one request. `hideHints` (introspection off) strips suggestions
- * and schema type names from GraphQL's own messages (variable coercion errors arrive here).
+ * and schema type names from GraphQL's own messages (variable coercion errors arrive here);
+ * `production` (default true) shortens misconfiguration messages.
  */
-export function maskError(requestId: string, onUnexpected: (err: unknown) => void, opts: { hideHints?: boolean } = {}) {
+export function maskError(
+  requestId: string,
+  onUnexpected: (err: unknown) => void,
+  opts: { hideHints?: boolean; production?: boolean } = {},
+) {
   const text = (message: string) => (opts.hideHints ? hideSchemaHints(message) : message);
   return (error: unknown): Error => {
     // A write that met a move's database fence (it raced the move's start): retryable.
@@ -52,14 +58,21 @@ export function maskError(requestId: string, onUnexpected: (err: unknown) => voi
       // that already chose a code (graphql-armor, Yoga's own HTTP errors).
       const given = gql.extensions?.code as string | undefined;
       const code: ErrorCode = given && given in ERROR_STATUS ? (given as ErrorCode) : 'BAD_USER_INPUT';
-      const http = (gql.extensions?.http as { status?: number } | undefined) ?? {};
+      const { spec, ...http } = (gql.extensions?.http as { status?: number; spec?: boolean } | undefined) ?? {};
       const { originalError: _internal, ...extensions } = (gql.extensions ?? {}) as Record<string, unknown>;
+      // Yoga's `spec` marker lets an application/json client get a GraphQL request error with
+      // 200 (src/yoga.ts requestErrorPlugin); its BAD_REQUEST errors (malformed JSON, bad
+      // parameters) are HTTP-level and keep their 400, so they lose the marker here.
+      const keepSpec = spec === true && given !== 'BAD_REQUEST';
       return new GraphQLError(text(gql.message), {
         nodes: gql.nodes,
         source: gql.source,
         positions: gql.positions,
         path: gql.path,
-        extensions: { ...extensions, code, http: { ...http, status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] } },
+        extensions: {
+          ...extensions, code,
+          http: { ...http, ...(keepSpec ? { spec } : {}), status: http.status && http.status !== 500 ? http.status : ERROR_STATUS[code] },
+        },
       });
     }
     if (isGraphQLError(gql?.originalError) && !(gql.originalError instanceof AppError)) {
@@ -71,6 +84,16 @@ export function maskError(requestId: string, onUnexpected: (err: unknown) => voi
       }
     }
     onUnexpected(error);
+    const misconfigured = misconfigurationOf(error);
+    if (misconfigured) {
+      // e.g. a resolver's query hit a table or column that a pending migration adds.
+      const app = misconfiguredError(misconfigured, requestId, opts.production ?? true);
+      return new GraphQLError(app.message, {
+        nodes: gql?.nodes,
+        path: gql?.path,
+        extensions: { ...app.extensions, code: app.code, requestId, http: { status: app.status } },
+      });
+    }
     return new GraphQLError('Unexpected error.', {
       nodes: gql?.nodes,
       path: gql?.path,

@@ -36,11 +36,23 @@ describe('error mask', () => {
 
   it('still masks an ordinary unexpected error with a request id and no detail', () => {
     const unexpected: unknown[] = [];
-    const masked = maskError('req-2', (e) => unexpected.push(e))(new Error('SQLITE_ERROR: no such table: secrets')) as GraphQLError;
+    const masked = maskError('req-2', (e) => unexpected.push(e))(new Error('SQLITE_ERROR: UNIQUE constraint failed: secrets.id')) as GraphQLError;
     expect(masked.message).toBe('Unexpected error.');
     expect(masked.extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', requestId: 'req-2', http: { status: 500 } });
     expect(JSON.stringify(masked)).not.toContain('SQLITE');
     expect(unexpected).toHaveLength(1);
     expect(isGraphQLError({ name: 'GraphQLError' })).toBe(false);
+  });
+
+  it('answers a schema older than the code as a misconfiguration (503), detailed only outside production', () => {
+    const err = new Error('Failed query: select "id" from "collections"', { cause: new Error('D1_ERROR: no such table: collections: SQLITE_ERROR') });
+    for (const production of [false, true]) {
+      const unexpected: unknown[] = [];
+      const masked = maskError('req-3', (e) => unexpected.push(e), { production })(err) as GraphQLError;
+      expect(masked.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'misconfigured', requestId: 'req-3', http: { status: 503 } });
+      expect(masked.message.includes('no such table: collections')).toBe(!production);
+      expect(masked.message).not.toContain('Failed query');
+      expect(unexpected).toHaveLength(1);
+    }
   });
 });

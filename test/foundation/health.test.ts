@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createTenant, gql } from '../helpers';
 
 describe('smoke', () => {
-  it('healthz reports D1 reachable', async () => {
+  it('healthz answers ok (details: test/foundation/misconfiguration.test.ts)', async () => {
     const res = await SELF.fetch('http://localhost/healthz');
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', d1: { reachable: true } });
+    expect(await res.json()).toEqual({ status: 'ok' });
   });
   it('viewer answers for a tenant admin', async () => {
     const t = await createTenant();

@@ -128,15 +128,21 @@ describe('PLACEMENTS validation', () => {
     expect(() => parsePlacementTable(raw, env, false)).toThrow(message);
   });
 
-  it('refuses a bad table on the first request, naming it (configuration error, masked for clients)', async () => {
+  it('refuses a bad table on the first request, naming it (configuration error: 503, detail only on /healthz in production)', async () => {
     const { default: worker } = await import('../../src/index');
     const { env: workerEnv, createExecutionContext } = await import('cloudflare:test');
+    const badEnv = { ...workerEnv, ENVIRONMENT: 'production', PLACEMENTS: '{"regional:eu": {"database": "DB_MISSING"}}' } as never;
     const res = await worker.fetch(
       new Request('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }) as never,
-      { ...workerEnv, PLACEMENTS: '{"regional:eu": {"database": "DB_MISSING"}}' } as never,
+      badEnv,
       createExecutionContext(),
     );
-    expect(res.status).toBe(500);
-    expect(await res.text()).not.toContain('DB_MISSING');
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text).errors[0].extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'misconfigured' });
+    expect(text).not.toContain('DB_MISSING');
+    const health = await worker.fetch(new Request('http://localhost/healthz') as never, badEnv, createExecutionContext());
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'misconfigured', setting: 'PLACEMENTS', problem: expect.stringContaining('DB_MISSING') });
   });
 });

@@ -23,6 +23,7 @@ import { CollectionsRepo } from './repositories/collections';
 import { ConversationsRepo } from './repositories/conversations';
 import { DocumentsRepo } from './repositories/documents';
 import { ErasureRepo } from './repositories/erasure';
+import { ChatUsageRepo } from './repositories/chat-usage';
 import { MembersRepo } from './repositories/members';
 import { ModelProviderRepo } from './repositories/model-provider';
 import { AuditRepo } from './repositories/audit';
@@ -51,6 +52,8 @@ export class TenantScope {
   readonly agents: AgentsRepo;
   /** Per-person erasure (issue 15). */
   readonly erasure: ErasureRepo;
+  /** Asks and tokens per person / API key, from stored messages (issue 15). */
+  readonly chatUsage: ChatUsageRepo;
   /**
    * Collections the principal may reach (null = all of the tenant's). Every repository that
    * reads collections, documents or chunks applies it in SQL (src/db/repositories/restriction.ts).
@@ -79,6 +82,7 @@ export class TenantScope {
     this.modelProvider = new ModelProviderRepo(this);
     this.agents = new AgentsRepo(this);
     this.erasure = new ErasureRepo(this);
+    this.chatUsage = new ChatUsageRepo(this);
     this.allowedCollections = principal.collectionIds;
     this.allowedAgents = principal.agentIds;
   }

@@ -5,9 +5,12 @@
  * current month is read live from the guard, so it equals what the guard counted.
  *
  * Breakdowns: per agent for the live month (the guard keeps per-agent asks and tokens for
- * the current month only). Per API key and per user the guard keeps token buckets, not
- * monthly counts, so there is no such breakdown yet (README "Usage for billing").
+ * the current month only); per user and per API key for every month from the stored chat
+ * messages (src/db/repositories/chat-usage.ts: what is still stored, so deleted or erased
+ * conversations drop out of it). The guard keeps token buckets per key and user, not
+ * monthly counts, so requests have no per-principal breakdown.
  */
+import type { OwnerMonthUsage } from '../db/repositories/chat-usage';
 import type { UsageHistoryStore, TenantUsageRow } from '../db/repositories/usage-history';
 import type { UsageRow } from '../db/schema';
 import type { TenantScope } from '../db/tenant-scope';
@@ -39,9 +42,11 @@ export interface UsageMonth {
   asOf: string;
   /** Per-agent figures, live month only (null: not kept for closed months). */
   agents: AgentMonthUsage[] | null;
+  /** Asks and tokens per user / API key, from stored messages. */
+  byPrincipal: OwnerMonthUsage[];
 }
 
-export interface TenantUsageReportRow extends Omit<UsageMonth, 'live' | 'agents'> {
+export interface TenantUsageReportRow extends Omit<UsageMonth, 'live' | 'agents' | 'byPrincipal'> {
   tenantId: string;
   slug: string;
   name: string;
@@ -61,7 +66,7 @@ function monthsBetween(from: string, to: string): number {
   return (ty - fy) * 12 + (tm - fm) + 1;
 }
 
-function fromRow(r: UsageRow): Omit<UsageMonth, 'live' | 'agents'> {
+function fromRow(r: UsageRow): Omit<UsageMonth, 'live' | 'agents' | 'byPrincipal'> {
   return {
     period: r.period, requests: r.requests, asks: r.asks, embeddingTokens: r.embeddingTokens,
     promptTokens: r.promptTokens, completionTokens: r.completionTokens, documents: r.documents,
@@ -69,7 +74,7 @@ function fromRow(r: UsageRow): Omit<UsageMonth, 'live' | 'agents'> {
   };
 }
 
-function fromSnapshot(s: UsageSnapshot): Omit<UsageMonth, 'live' | 'agents' | 'asOf'> {
+function fromSnapshot(s: UsageSnapshot): Omit<UsageMonth, 'live' | 'agents' | 'asOf' | 'byPrincipal'> {
   return {
     period: s.period, requests: s.requests, asks: s.asks, embeddingTokens: s.embeddingTokens,
     promptTokens: s.promptTokens, completionTokens: s.completionTokens, documents: s.documents,
@@ -92,12 +97,18 @@ export class UsageHistoryService {
     if (from > to) throw badInput('from must not be after to', 'from');
     if (monthsBetween(from, to) > MAX_HISTORY_MONTHS) throw badInput(`at most ${MAX_HISTORY_MONTHS} months per call`, 'to');
 
-    const [rows, live] = await Promise.all([this.store.months(scope.tenantId, from, to), guard.usage()]);
+    const [rows, live, owners] = await Promise.all([
+      this.store.months(scope.tenantId, from, to), guard.usage(), scope.chatUsage.byOwner(from, to),
+    ]);
+    const byPrincipal = (period: string) => owners.filter((o) => o.period === period);
     const months: UsageMonth[] = rows
       .filter((r) => r.period !== live.period)
-      .map((r) => ({ ...fromRow(r), live: false, agents: null }));
+      .map((r) => ({ ...fromRow(r), live: false, agents: null, byPrincipal: byPrincipal(r.period) }));
     if (live.period >= from && live.period <= to) {
-      months.push({ ...fromSnapshot(live), live: true, asOf: new Date().toISOString(), agents: await this.agentBreakdown(scope, guard) });
+      months.push({
+        ...fromSnapshot(live), live: true, asOf: new Date().toISOString(),
+        agents: await this.agentBreakdown(scope, guard), byPrincipal: byPrincipal(live.period),
+      });
       months.sort((a, b) => (a.period < b.period ? -1 : 1));
     }
     return months;

@@ -1,4 +1,5 @@
 /** Tenant lifecycle (issue 15): per-person erasure and usage for billing. */
+import type { OwnerMonthUsage } from '../db/repositories/chat-usage';
 import { eraseUser, type ErasureResult } from '../lifecycle/erasure';
 import { checkedPeriod, type AgentMonthUsage, type TenantUsageReportRow, type UsageMonth } from '../lifecycle/usage-history';
 import { badInput } from '../lib/errors';
@@ -42,7 +43,20 @@ const AgentMonthUsageRef = builder.objectRef<AgentMonthUsage>('AgentMonthUsage')
   }),
 });
 
-type MonthFigures = Omit<UsageMonth, 'live' | 'agents'>;
+const PrincipalMonthUsageRef = builder.objectRef<OwnerMonthUsage>('PrincipalMonthUsage').implement({
+  description:
+    'Asks and tokens of one user or API key in a month, from the stored chat messages: deleted conversations and erased users are not in it (the month totals still are).',
+  fields: (t) => ({
+    principal: t.exposeString('owner', { description: '`user:<sub>` or `key:<api key id>`.' }),
+    userId: t.id({ nullable: true, resolve: (o) => (o.owner.startsWith('user:') ? o.owner.slice(5) : null) }),
+    apiKeyId: t.id({ nullable: true, resolve: (o) => (o.owner.startsWith('key:') ? o.owner.slice(4) : null) }),
+    asks: t.exposeInt('asks'),
+    promptTokens: t.exposeInt('promptTokens'),
+    completionTokens: t.exposeInt('completionTokens'),
+  }),
+});
+
+type MonthFigures = Omit<UsageMonth, 'live' | 'agents' | 'byPrincipal'>;
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 /** The figures shared by a tenant's month and a report row (one definition, two types). */
 const figureFields = <S extends MonthFigures>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, S>) => ({
@@ -69,6 +83,11 @@ const UsageMonthRef = builder.objectRef<UsageMonth>('UsageMonth').implement({
       nullable: true,
       description: 'Per-agent breakdown: the live month only (null for closed months: the guard does not keep it).',
       resolve: (m) => m.agents,
+    }),
+    byPrincipal: t.field({
+      type: [PrincipalMonthUsageRef],
+      description: 'Asks and tokens per user and per API key (from stored messages; requests are not broken down).',
+      resolve: (m) => m.byPrincipal,
     }),
   }),
 });

@@ -9,6 +9,7 @@ import { guardClient } from '../../src/objects/guard-client';
 import type { TenantGuard } from '../../src/objects/tenant-guard';
 import { usageCsv, USAGE_CSV_COLUMNS, USAGE_REPORT_QUERY } from '../../scripts/usage-csv.mjs';
 import { createAgent } from '../agents/agent-helpers';
+import { ask } from '../chat/chat-helpers';
 import { guardStub, MID_JANUARY, setClock, VIEWER } from '../guard/guard-helpers';
 import { codeOf, createApiKey, gql, signToken, twoTenants, type GqlResult } from '../helpers';
 
@@ -89,6 +90,42 @@ describe('usageHistory', () => {
     expect(codeOf(await gql(HISTORY, { from: '2026-01', to: '2026-02' }, { token: await a.tokenFor('admin', 'r', { collection_ids: ['c'] }) }))).toBe('FORBIDDEN');
     const admin = await createApiKey(a, ['ADMIN']);
     expect((await gql(HISTORY, { from: '2026-01', to: '2030-12' }, { token: admin.secret })).body.errors).toBeUndefined();
+  });
+});
+
+describe('usageHistory: per user and per API key', () => {
+  it("splits this month's asks and tokens by who asked, summing to the guard's figures; erased users drop out", async () => {
+    // Real clock: messages carry the wall-clock month, and so does the guard here.
+    const [a, b] = await twoTenants();
+    const bob = await a.tokenFor('member', 'bob');
+    const key = await createApiKey(a, ['CHAT']);
+    for (const [token, question] of [[bob, 'refunds?'], [bob, 'vacation?'], [key.secret, 'widget question']] as const) {
+      const r = await ask(token, { question });
+      expect(r.body.errors).toBeUndefined();
+    }
+    await ask(await b.tokenFor('member', 'bob'), { question: 'other tenant' });
+    const month = new Date().toISOString().slice(0, 7);
+    const q = { from: month, to: month };
+    const Q = `query($from: String!, $to: String!) { usageHistory(from: $from, to: $to) { period asks promptTokens completionTokens
+      byPrincipal { principal userId apiKeyId asks promptTokens completionTokens } } }`;
+    const [m] = (await gql(Q, q, { token: a.token })).body.data.usageHistory;
+    const counted = await guardClient(env.TENANT_GUARD, a.id).usage();
+    expect(m).toMatchObject({ period: month, asks: counted.asks, promptTokens: counted.promptTokens, completionTokens: counted.completionTokens });
+    expect(m.byPrincipal.map((p: any) => [p.principal, p.userId, p.apiKeyId, p.asks])).toEqual(
+      [[`key:${key.id}`, null, key.id, 1], ['user:bob', 'bob', null, 2]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    );
+    const sum = (f: string) => m.byPrincipal.reduce((n: number, p: any) => n + p[f], 0);
+    expect([sum('asks'), sum('promptTokens'), sum('completionTokens')]).toEqual([counted.asks, counted.promptTokens, counted.completionTokens]);
+    expect(sum('promptTokens')).toBeGreaterThan(0);
+
+    // After erasure bob is gone from the breakdown; the month's totals stay.
+    await gql('mutation { eraseUser(userId: "bob") { messages } }', {}, { token: a.token });
+    const [after] = (await gql(Q, q, { token: a.token })).body.data.usageHistory;
+    expect(after.byPrincipal.map((p: any) => p.principal)).toEqual([`key:${key.id}`]);
+    expect(after.asks).toBe(counted.asks);
+    // The neighbour's bob is still counted there, and only there.
+    const [mb] = (await gql(Q, q, { token: b.token })).body.data.usageHistory;
+    expect(mb.byPrincipal).toEqual([expect.objectContaining({ principal: 'user:bob', asks: 1 })]);
   });
 });
 

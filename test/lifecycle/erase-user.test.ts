@@ -57,7 +57,7 @@ describe('eraseUser', () => {
     expect(audit.results).toHaveLength(1);
     const row = audit.results[0]!;
     expect(row).toMatchObject({ actor: 'user:olga', target_type: 'user', target_id: 'bob' });
-    expect(JSON.parse(row.details!)).toEqual({ conversations: 2, messages: 6, membership: 1 });
+    expect(JSON.parse(row.details!)).toEqual({ conversations: 2, messages: 6, membership: true });
     expect(JSON.stringify(row)).not.toContain('secret');
     expect(await count("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ? AND action = 'user.erase'", b.id)).toBe(0);
 

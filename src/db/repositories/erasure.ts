@@ -43,7 +43,7 @@ export class ErasureRepo {
     const msgCount = sql<number>`(SELECT count(*) FROM ${messages} WHERE ${inOwned})`;
     const memberCount = sql<number>`(SELECT count(*) FROM ${memberships} WHERE ${member})`;
     // The audit row's details are computed by SQL in the same transaction: counts, no content.
-    const details = sql`json_object('conversations', ${convCount}, 'messages', ${msgCount}, 'membership', ${memberCount} > 0)`;
+    const details = sql`json_object('conversations', ${convCount}, 'messages', ${msgCount}, 'membership', json(CASE WHEN ${memberCount} > 0 THEN 'true' ELSE 'false' END))`;
     const audit = db.insert(auditLog).select(
       sql`SELECT ${newId()}, ${tenantId}, ${this.scope.actor}, 'user.erase', 'user', ${userId}, ${details}, ${this.scope.requestId},
           strftime('%Y-%m-%dT%H:%M:%fZ','now')`,

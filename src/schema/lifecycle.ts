@@ -26,7 +26,10 @@ builder.mutationFields((t) => ({
       "Erases one person's chat history in this tenant (owner/admin): their conversations, messages and membership. " +
       'Usage aggregates are kept; an audit row records the counts, never the content.',
     args: { userId: t.arg.id({ required: true }) },
-    resolve: (_r, { userId }, ctx) => eraseUser(allow(ctx, 'admin', 'admin'), String(userId)),
+    resolve: (_r, { userId }, ctx) => {
+      const scope = allow(ctx, 'admin', 'admin');
+      return eraseUser(scope, ctx.app.services.guards.forTenant(scope.tenantId), String(userId));
+    },
   }),
 }));
 

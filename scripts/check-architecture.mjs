@@ -3,7 +3,7 @@
 //     through TenantScope (src/db/tenant-scope.ts), deployment data through PlatformStore.
 //  2. Only the composition layer (src/index.ts, src/context.ts, src/services.ts, src/http/**,
 //     src/objects/**) may read bindings from `env`; resolvers and services never do.
-//  3. Services (src/rag, src/ai, src/vector, src/db) import nothing from GraphQL.
+//  3. Services (src/rag, src/ai, src/vector, src/db, src/lifecycle) import nothing from GraphQL.
 //  4. Only the tenant session and the placement store (src/tenant-session.ts,
 //     src/placement/store.ts) open databases (databaseFor, libsqlDatabase, withSession):
 //     nothing below the session chooses a database (DESIGN §11).
@@ -39,7 +39,7 @@ for (const file of files) {
   if (!opensDatabases && /\b(databaseFor|libsqlDatabase)\(|\.withSession\(/.test(text)) {
     problems.push(`${file}: opens a database (only the tenant session and src/placement/store.ts choose databases)`);
   }
-  const service = ['src/rag/', 'src/ai/', 'src/vector/', 'src/db/'].some((d) => file.startsWith(d));
+  const service = ['src/rag/', 'src/ai/', 'src/vector/', 'src/db/', 'src/lifecycle/'].some((d) => file.startsWith(d));
   if (service && /from ['"](graphql|graphql-yoga|@pothos\/core)['"]/.test(text)) problems.push(`${file}: a service imports GraphQL`);
 }
 if (problems.length) {

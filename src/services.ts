@@ -8,7 +8,9 @@ import type { TenantModels } from './ai/model-providers';
 import type { ProviderSettingsService } from './ai/provider-settings';
 import type { Principal } from './auth/principal';
 import type { AppEnv } from './env';
+import { UsageHistoryStore } from './db/repositories/usage-history';
 import { createLogger } from './lib/log';
+import { UsageHistoryService } from './lifecycle/usage-history';
 import { guardDirectory } from './objects/guard-client';
 import type { GuardDirectory } from './objects/guard-types';
 import type { AgentService } from './rag/agents';
@@ -35,6 +37,8 @@ export interface Services {
   answers: AnswerService | null;
   /** createAgent / updateAgent / deleteAgent and the agent an ask uses; null on a tenantless request. */
   agents: AgentService | null;
+  /** Monthly usage history and the platform's usage report (the catalogue's usage aggregates). */
+  usageHistory: UsageHistoryService;
 }
 
 export function buildServices(root: Root, session: TenantSession | null): Services {
@@ -48,6 +52,8 @@ export function buildServices(root: Root, session: TenantSession | null): Servic
     models,
     chatModels: models,
     guards: guardDirectory(root.env.TENANT_GUARD, root.log),
+    // `usage` is a catalogue table (DESIGN §11): the global D1, whatever the tenant's placement.
+    usageHistory: new UsageHistoryService(new UsageHistoryStore(root.catalogue)),
   };
 }
 

@@ -36,6 +36,8 @@ export interface UpdateTenantData {
   limits?: Record<string, number | null> | null;
   /** Drop all per-tenant overrides before applying `limits`. */
   resetLimits?: boolean;
+  /** ISO-8601 end of the trial; null clears it, undefined keeps it. */
+  trialEndsAt?: string | null;
 }
 
 export class PlatformStore {
@@ -170,6 +172,7 @@ export class PlatformStore {
     if (data.name != null) patch.name = checkedText(data.name, 'name', INPUT_LIMITS.tenantName);
     if (data.plan != null) patch.plan = data.plan;
     if (data.status != null) patch.status = data.status;
+    if (data.trialEndsAt !== undefined) patch.trialEndsAt = data.trialEndsAt;
     if (data.limits != null || data.resetLimits) {
       const base = data.resetLimits ? {} : (JSON.parse(current.limits) as Record<string, unknown>);
       patch.limits = JSON.stringify({ ...base, ...(data.limits ?? {}) });

@@ -22,6 +22,8 @@ import { ChunksRepo } from './repositories/chunks';
 import { CollectionsRepo } from './repositories/collections';
 import { ConversationsRepo } from './repositories/conversations';
 import { DocumentsRepo } from './repositories/documents';
+import { ErasureRepo } from './repositories/erasure';
+import { ChatUsageRepo } from './repositories/chat-usage';
 import { MembersRepo } from './repositories/members';
 import { ModelProviderRepo } from './repositories/model-provider';
 import { AuditRepo } from './repositories/audit';
@@ -48,6 +50,10 @@ export class TenantScope {
   /** The tenant's own model provider (sealed key), DESIGN §14. */
   readonly modelProvider: ModelProviderRepo;
   readonly agents: AgentsRepo;
+  /** Per-person erasure (issue 15). */
+  readonly erasure: ErasureRepo;
+  /** Asks and tokens per person / API key, from stored messages (issue 15). */
+  readonly chatUsage: ChatUsageRepo;
   /**
    * Collections the principal may reach (null = all of the tenant's). Every repository that
    * reads collections, documents or chunks applies it in SQL (src/db/repositories/restriction.ts).
@@ -75,6 +81,8 @@ export class TenantScope {
     this.conversations = new ConversationsRepo(this);
     this.modelProvider = new ModelProviderRepo(this);
     this.agents = new AgentsRepo(this);
+    this.erasure = new ErasureRepo(this);
+    this.chatUsage = new ChatUsageRepo(this);
     this.allowedCollections = principal.collectionIds;
     this.allowedAgents = principal.agentIds;
   }

@@ -62,6 +62,12 @@ const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
     plan: t.field({ type: PlanEnum, required: false }),
     status: t.field({ type: TenantStatusEnum, required: false }),
     limits: t.field({ type: TenantLimitsInput, required: false }),
+    trialEndsAt: t.field({
+      type: 'DateTime',
+      required: false,
+      description:
+        'End of the trial (status TRIAL): from then on the tenant answers TENANT_SUSPENDED until its status changes. null clears it; omit to keep it.',
+    }),
     resetLimits: t.boolean({
       required: false,
       description: 'Drop every per-tenant override first (back to the plan table); `limits` then applies on top.',
@@ -130,6 +136,8 @@ builder.mutationFields((t) => ({
           status: input.status ? lower(input.status) : null,
           limits,
           resetLimits: input.resetLimits ?? false,
+          // undefined keeps the stored value; null clears it.
+          trialEndsAt: input.trialEndsAt === undefined ? undefined : input.trialEndsAt && input.trialEndsAt.toISOString(),
         },
         `platform:${app.principal.userId}`,
         app.requestId,

@@ -13,5 +13,6 @@ import './agents';
 import './model-provider';
 import './chat';
 import './usage';
+import './lifecycle';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -40,6 +40,22 @@ export interface DocumentDeps {
   fetcher: typeof fetch;
 }
 
+const OFFLINE_MODEL = new OfflineEmbeddings(8).model;
+
+/**
+ * Whether the embedder is (or resolved to) the offline hashing one. A tenant's deferred
+ * provider names its model only after its first call; before that (the vector half failed or
+ * was not asked for), the weights hardly matter and the offline ones are the cautious choice.
+ */
+function isOffline(embedder: EmbeddingProvider): boolean {
+  if (embedder instanceof OfflineEmbeddings) return true;
+  try {
+    return embedder.model === OFFLINE_MODEL;
+  } catch {
+    return true;
+  }
+}
+
 export function buildDocumentServices(deps: DocumentDeps): DocumentServices {
   const { guard, vectors, embedder } = deps;
   const rerank = deps.config.search.rerank;
@@ -52,7 +68,8 @@ export function buildDocumentServices(deps: DocumentDeps): DocumentServices {
       reserve: guard ? (delta) => guard.reserve(deps.limits, delta) : undefined,
       defer: (work) => deps.waitUntil(work),
       // The offline embedder hashes words (a lexical signal); a real model is a semantic one.
-      defaultWeights: embedder instanceof OfflineEmbeddings ? DEFAULT_WEIGHTS.offline : DEFAULT_WEIGHTS.semantic,
+      // Asked per search: a tenant's own provider is only known once the query is embedded.
+      defaultWeights: () => (isOffline(embedder) ? DEFAULT_WEIGHTS.offline : DEFAULT_WEIGHTS.semantic),
       metadataKeys: deps.config.search.metadataKeys,
       reranker: rerank ? new HttpReranker(rerank) : null,
     }),

@@ -47,8 +47,8 @@ export interface RetrieverDeps {
   /** Runs the settlement (provider's real count) off the response path: ctx.waitUntil. */
   defer?: (work: Promise<unknown>) => void;
   log?: Logger;
-  /** HYBRID weights when neither the request nor the tenant sets them (by embedding provider). */
-  defaultWeights?: RetrievalWeights;
+  /** HYBRID weights when neither the request nor the tenant sets them (by embedding provider; read per search). */
+  defaultWeights?: RetrievalWeights | (() => RetrievalWeights);
   /** The deployment's filterable metadata keys (SEARCH_METADATA_KEYS). */
   metadataKeys?: readonly MetadataKeySpec[];
   /** Present when RERANK_URL is configured. */
@@ -141,7 +141,8 @@ export class RetrievalService implements Retriever {
       // shifts with the tenant's corpus, out of it; the order is the tenant-only BM25 order.
       ranked = kw!.filter((k) => visible.has(k.id)).map((k, i) => ({ id: k.id, score: 1 / (i + 1) }));
     } else {
-      const weights = req.weights ?? settings.retrievalWeights ?? this.deps.defaultWeights ?? DEFAULT_WEIGHTS.offline;
+      const dflt = this.deps.defaultWeights;
+      const weights = req.weights ?? settings.retrievalWeights ?? (typeof dflt === 'function' ? dflt() : dflt) ?? DEFAULT_WEIGHTS.offline;
       const kwOk = kw!.filter((k) => visible.has(k.id));
       const vecOk = vec!.filter((v) => visible.has(v.id));
       // Keyword first: on an exact tie its order wins (the stronger list offline).

@@ -17,7 +17,7 @@
 //          --sweep  --rerank-fake  --verbose (lists the questions HYBRID ranks below KEYWORD)
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken, readDevVars } from './lib.mjs';
@@ -71,18 +71,18 @@ const wrangler = (argv) => spawnSync(process.execPath, ['node_modules/wrangler/b
 
 async function main() {
   const state = mkdtempSync(join(tmpdir(), 'edgerag-quality-'));
-  mkdirSync('.generated/assets', { recursive: true });
   const mig = wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
   if (mig.status !== 0) throw new Error(`migrations failed: ${mig.stderr || mig.stdout}`);
   const tenantId = '99999999-0000-4000-8000-000000000017';
   const ins = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, '--command',
     `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${tenantId}', 'quality', 'Quality', 'enterprise', 'active')`]);
   if (ins.status !== 0) throw new Error(`tenant insert failed: ${ins.stderr || ins.stdout}`);
-  const devVars = readDevVars();
+  // .dev.vars.example's development settings and secrets whatever a local .dev.vars says (a
+  // fresh clone has none; the top-level vars of wrangler.toml are production's).
+  const devVars = readDevVars('.dev.vars.example');
   const token = await mintToken({ secret: devVars.JWT_SECRET, tenant: 'quality', role: 'admin', sub: 'bench' });
   const reranker = RERANK ? await fakeReranker() : null;
-  // Secrets as vars: wrangler dev reads .dev.vars, which a fresh checkout does not have.
-  const vars = ['--var', 'OPENAI_API_KEY:', '--var', `JWT_SECRET:${devVars.JWT_SECRET}`, '--var', `ENCRYPTION_KEY:${devVars.ENCRYPTION_KEY}`];
+  const vars = ['--env-file', '.dev.vars.example', '--var', 'OPENAI_API_KEY:'];
   if (RERANK) vars.push('--var', `RERANK_URL:http://127.0.0.1:${PORT + 2}/rerank`, '--var', 'RERANK_MODEL:fake-term-overlap');
   const dev = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', String(PORT), '--inspector-port', String(PORT + 1),
     '--persist-to', state, ...vars, '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });

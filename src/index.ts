@@ -9,10 +9,7 @@ import { graphiql, wantsGraphiQL } from './http/graphiql';
 import { health } from './http/health';
 import { handleGraphQL } from './http/pipeline';
 import { countingD1, isolateD1Counter } from './lib/d1-counter';
-import { consumeMoveMessages, moveDeps } from './placement/move-consumer';
-import { isMoveMessage } from './placement/move';
-import { consumeIngestBatch } from './rag/ingest-consumer';
-import { ingestConsumerDeps } from './services';
+import { routeQueueBatch } from './jobs/queue-router';
 
 export { TenantGuard } from './objects/tenant-guard';
 export { LocalVectorIndex } from './objects/local-vector-index';
@@ -49,15 +46,11 @@ export default {
     return new Response('Not found', { status: 404 });
   },
   /**
-   * Document ingestion (edgerag-ingest) and its dead-letter queue (edgerag-ingest-dlq). The
-   * ingest queue also carries moveTenant's job messages (`tenant.move`, src/placement/move.ts).
+   * Document ingestion (edgerag-ingest) and its dead-letter queue (edgerag-ingest-dlq); the same
+   * queue carries the tenant jobs (moves, …), routed by src/jobs/queue-router.ts.
    */
   async queue(batch, env): Promise<void> {
-    const moves = batch.messages.filter((m) => isMoveMessage(m.body));
-    if (moves.length) await consumeMoveMessages(moves, moveDeps(env));
-    if (moves.length === batch.messages.length) return;
-    const ingest = moves.length ? { ...batch, messages: batch.messages.filter((m) => !isMoveMessage(m.body)) } : batch;
-    await consumeIngestBatch(ingest, ingestConsumerDeps(env), batch.queue.endsWith('-dlq'));
+    await routeQueueBatch(batch, env);
   },
 } satisfies ExportedHandler<AppEnv>;
 

@@ -14,9 +14,8 @@
 // Options (env): BENCH_REQUESTS (default 2000 per server), BENCH_CONCURRENCY (20),
 // BENCH_CHUNK (200: the servers take turns in chunks this size), BENCH_PORT (8791: it and
 // the next two), BENCH_INSPECTOR_PORT (BENCH_PORT + 100: it and the next two).
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
+import { rmSync } from 'node:fs';
+import { DEV_VARS, freshState, startDev, stopDev, waitReady } from './dev-server.mjs';
 import { mintToken, readDevVars } from './lib.mjs';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -32,17 +31,9 @@ const BURST = 1000;
 const BURST_LIMIT = 100;
 const QUERY = JSON.stringify({ query: '{ viewer { role } }' });
 
-const wrangler = 'node_modules/wrangler/bin/wrangler.js';
 // The development settings of .dev.vars.example, whatever a local .dev.vars says (or
 // whether there is one: a fresh clone has none), so the figures never depend on it.
-const DEV_VARS = '.dev.vars.example';
 const { JWT_SECRET } = readDevVars(DEV_VARS);
-const childEnv = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
-
-function wranglerSync(args) {
-  const r = spawnSync(process.execPath, [wrangler, ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: childEnv });
-  if (r.status !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
-}
 
 // Tenants: one whose limits never bind (throughput), one limited to 100/min, one with
 // 100/min and a monthly cap of 100 (burst). Limits are per-tenant overrides (tenants.limits).
@@ -53,57 +44,20 @@ const tenants = {
 };
 
 function prepareState(dir) {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  wranglerSync(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
   const values = Object.entries(tenants)
     .map(([name, t]) => `('${t.id}', 'bench-${name}-${t.id.slice(0, 8)}', 'Bench ${name}', 'pro', 'active', '${JSON.stringify(t.limits)}')`)
     .join(', ');
-  wranglerSync(['d1', 'execute', 'DB', '--local', '--persist-to', dir, '--command', `INSERT INTO tenants (id, slug, name, plan, status, limits) VALUES ${values};`]);
+  freshState({ dir, sql: `INSERT INTO tenants (id, slug, name, plan, status, limits) VALUES ${values};` });
 }
 
-/** Starts `wrangler dev` in its own process group (so stopping it stops its workerd too). */
+/** One server: edgerag (development settings) or, with `config`, another Worker. */
 function startServer(label, port, extraArgs, { config = null } = {}) {
-  const child = spawn(
-    process.execPath,
-    [wrangler, 'dev', ...(config ? ['-c', config] : []), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(INSPECTOR_PORT + port - BASE_PORT), '--persist-to', `.wrangler/bench-guard/${label}`,
-      '--show-interactive-dev-session=false', '--log-level', 'error', ...(config ? [] : ['--env-file', DEV_VARS]), ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: childEnv },
-  );
-  return { label, port, child, url: `http://127.0.0.1:${port}` };
-}
-
-async function waitReady(server, path = '/healthz') {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (server.child.exitCode !== null) throw new Error(`${server.label}: wrangler dev exited (${server.child.exitCode})`);
-    try {
-      const r = await fetch(`${server.url}${path}`);
-      if (r.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await delay(250);
-  }
-  throw new Error(`${server.label}: not ready after 90 s`);
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  try {
-    process.kill(-server.child.pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  const done = await Promise.race([exited.then(() => true), delay(10_000).then(() => false)]);
-  if (!done) {
-    try {
-      process.kill(-server.child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  return startDev({
+    label,
+    port,
+    inspectorPort: INSPECTOR_PORT + port - BASE_PORT,
+    args: [...(config ? ['-c', config] : ['--env-file', DEV_VARS]), '--persist-to', `.wrangler/bench-guard/${label}`, '--log-level', 'error', ...extraArgs],
+  });
 }
 
 async function post(url, token, body = QUERY) {
@@ -217,13 +171,13 @@ async function main() {
   const floor = startServer('floor', BASE_PORT + 2, [], { config: 'scripts/bench/do-floor/wrangler.toml' });
   const servers = [on, off];
   const cleanup = async () => {
-    await Promise.all([...servers, floor].map(stopServer));
+    await Promise.all([...servers, floor].map(stopDev));
   };
   process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
   try {
     console.log(`starting wrangler dev on 127.0.0.1:${on.port} (guard on) and :${off.port} (guard off)…`);
     await Promise.all(servers.map((s) => waitReady(s)));
-    await waitReady(floor, '/none');
+    await waitReady(floor, { path: '/none' });
 
     const token = (t) => mintToken({ secret: JWT_SECRET, tenant: t.id, role: 'admin', sub: 'bench-user' });
     const fast = await token(tenants.fast);

@@ -20,12 +20,12 @@
 // Prints A's slowdown per mode; target ≤ 1.2× at 100k (see the table at the end).
 // Options: --queries 60  --b 100000  --big 1000000 (B's size with BENCH_BIG=1)  --dims 384
 //          --port 8850 (ports 8850-8853: two servers and their inspectors)
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { DEV_VARS, freshState, startDev, stopDev, waitReady, wranglerSync } from './dev-server.mjs';
 import { mintToken, readDevVars } from './lib.mjs';
 
 const args = process.argv.slice(2);
@@ -51,7 +51,6 @@ const now = () => performance.now();
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const ms = (x) => `${x.toFixed(1)} ms`;
-const wrangler = (argv) => spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 
 const corpusDir = mkdtempSync(join(tmpdir(), 'edgerag-corpus-'));
 const corpusFile = join(corpusDir, 'corpus.mjs');
@@ -72,39 +71,24 @@ class Dev {
     this.name = name;
     this.port = port;
     this.base = `http://127.0.0.1:${port}`;
-    this.state = mkdtempSync(join(tmpdir(), `edgerag-neighbours-${name}-`));
-    this.proc = null;
-    this.log = '';
-    const mig = wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', this.state]);
-    if (mig.status !== 0) throw new Error(`migrations failed: ${mig.stderr || mig.stdout}`);
-    const ins = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', this.state, '--command',
-      `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${A_ID}', 'bench-a', 'A', 'enterprise', 'active'), ('${B_ID}', 'bench-b', 'B', 'enterprise', 'active')`]);
-    if (ins.status !== 0) throw new Error(`tenant insert failed: ${ins.stderr || ins.stdout}`);
+    this.state = freshState({ prefix: `edgerag-neighbours-${name}-`, sql:
+      `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${A_ID}', 'bench-a', 'A', 'enterprise', 'active'), ('${B_ID}', 'bench-b', 'B', 'enterprise', 'active')` });
+    this.server = null;
+  }
+
+  /** The tail of the running (or last) server's output. */
+  get log() {
+    return this.server?.output ?? '';
   }
 
   async start() {
-    this.log = '';
-    this.proc = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', String(this.port), '--inspector-port', String(this.port + 1),
-      '--persist-to', this.state, '--env-file', '.dev.vars.example', '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:',
-      '--show-interactive-dev-session=false'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
-    this.proc.stdout.on('data', (d) => (this.log += d));
-    this.proc.stderr.on('data', (d) => (this.log += d));
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${this.base}/healthz`)).ok) return;
-      } catch {}
-      if (i > 240) throw new Error(`wrangler dev (${this.name}) did not start:\n${this.log.slice(-2000)}`);
-      await sleep(500);
-    }
+    this.server = startDev({ label: this.name, port: this.port, args: ['--persist-to', this.state, '--env-file', DEV_VARS,
+      '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:'] });
+    await waitReady(this.server);
   }
 
   async stop() {
-    if (!this.proc) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGINT');
-    await Promise.race([exited, sleep(10_000)]);
-    this.proc = null;
+    await stopDev(this.server);
   }
 }
 
@@ -175,8 +159,7 @@ function bulkLoad(dev, chunks, offset) {
     }
     const file = join(dir, `bulk-${f}.sql`);
     writeFileSync(file, lines.join('\n'));
-    const r = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', dev.state, '--file', file, '--yes']);
-    if (r.status !== 0) throw new Error(`bulk load failed: ${(r.stderr || r.stdout).slice(-2000)}`);
+    wranglerSync(['d1', 'execute', 'DB', '--local', '--persist-to', dev.state, '--file', file, '--yes']);
     rmSync(file);
     process.stdout.write(`\r  B: bulk-loaded ${Math.min(chunks, (f + 1) * DOCS_PER_FILE * CHUNKS_PER_DOC)} / ${chunks} chunks (${((now() - t0) / 1000).toFixed(0)} s)`);
   }

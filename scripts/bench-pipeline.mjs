@@ -13,11 +13,9 @@
 //
 // Options (env): BENCH_ROUNDS (2), BENCH_SECONDS (10 per case, server and round),
 // BENCH_CONNECTIONS (50), BENCH_PORT (8830: uses PORT..PORT+2, inspectors PORT+10..PORT+12).
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { DEV_VARS, freshState, startDev, stopDev, waitReady } from './dev-server.mjs';
 import { mintToken, readDevVars } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -28,12 +26,9 @@ const TARGET_GUARD = 0.6;
 const TARGET_NO_GUARD = 0.85;
 const BODY = JSON.stringify({ query: '{ viewer { role } }' });
 
-const wrangler = 'node_modules/wrangler/bin/wrangler.js';
 // .dev.vars.example's development settings and secrets (--env-file below) whatever a local
 // .dev.vars says: a fresh clone has none, and wrangler.toml's top-level vars are production's.
-const DEV_VARS = '.dev.vars.example';
 const { JWT_SECRET } = readDevVars(DEV_VARS);
-const childEnv = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
 const STATE = '.wrangler/bench-pipeline';
 
 const tenant = { id: crypto.randomUUID(), slug: `bench${Date.now().toString(36)}` };
@@ -44,65 +39,16 @@ const prefix = Array.from(randomBytes(12), (b) => B32[b % 32]).join('');
 const secret = randomBytes(32).toString('base64url');
 const apiKey = { id: crypto.randomUUID(), token: `erk_${prefix}_${secret}`, hash: createHash('sha256').update(secret).digest('hex') };
 
-function wranglerSync(args) {
-  const r = spawnSync(process.execPath, [wrangler, ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: childEnv });
-  if (r.status !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
-}
-
+/** Fresh local state for one edgerag server: migrations, the tenants and the API key. */
 function prepareState(dir) {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  wranglerSync(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
   // Limits that never bind: the benchmark measures the pipeline, not refusals.
   const limits = JSON.stringify({ requestsPerMinute: 100_000_000, userRequestsPerMinute: 100_000_000, monthlyRequests: null });
-  wranglerSync(['d1', 'execute', 'DB', '--local', '--persist-to', dir, '--command',
+  freshState({ dir, sql:
     `INSERT INTO tenants (id, slug, name, plan, status, limits) VALUES ('${tenant.id}', '${tenant.slug}', 'Bench', 'pro', 'active', '${limits}'), ('${other.id}', '${other.slug}', 'Other', 'pro', 'active', '{}');
-     INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, rate_limit_per_minute) VALUES ('${apiKey.id}', '${tenant.id}', 'bench', '${prefix}', '${apiKey.hash}', '["search"]', NULL);`]);
+     INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, rate_limit_per_minute) VALUES ('${apiKey.id}', '${tenant.id}', 'bench', '${prefix}', '${apiKey.hash}', '["search"]', NULL);` });
 }
 
-/** Starts `wrangler dev` in its own process group (so stopping it stops its workerd too). */
-function startServer(label, port, args) {
-  const child = spawn(
-    process.execPath,
-    [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 10),
-      '--show-interactive-dev-session=false', '--log-level', 'error', ...args],
-    { stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: childEnv },
-  );
-  return { label, port, child, url: `http://127.0.0.1:${port}` };
-}
-
-async function waitReady(server, path) {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (server.child.exitCode !== null) throw new Error(`${server.label}: wrangler dev exited (${server.child.exitCode})`);
-    try {
-      const r = await fetch(`${server.url}${path}`);
-      if (r.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await delay(250);
-  }
-  throw new Error(`${server.label}: not ready after 120 s`);
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  try {
-    process.kill(-server.child.pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  const done = await Promise.race([exited.then(() => true), delay(10_000).then(() => false)]);
-  if (!done) {
-    try {
-      process.kill(-server.child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
+const startServer = (label, port, args) => startDev({ label, port, inspectorPort: port + 10, args: ['--log-level', 'error', ...args] });
 
 const d1Count = async (server) => (server.counted ? (await (await fetch(`${server.url}/__bench/d1`)).json()).queries : 0);
 
@@ -146,11 +92,11 @@ async function main() {
     edge('on', BASE_PORT + 1, ['--var', 'GUARD_ENABLED:true']),
     edge('off', BASE_PORT + 2, ['--var', 'GUARD_ENABLED:false']),
   ];
-  const cleanup = () => Promise.all(servers.map(stopServer));
+  const cleanup = () => Promise.all(servers.map(stopDev));
   process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
   try {
     console.log(`starting wrangler dev: bare :${BASE_PORT}, guard on :${BASE_PORT + 1}, guard off :${BASE_PORT + 2}…`);
-    await Promise.all(servers.map((s) => waitReady(s, s.counted ? '/healthz' : '/graphql?query=%7B__typename%7D')));
+    await Promise.all(servers.map((s) => waitReady(s, s.counted ? {} : { path: '/graphql?query=%7B__typename%7D', ready: (r) => r.status < 500 })));
 
     // The subdomain case must really reach host routing: another tenant's host must be refused.
     const wrongHost = await autocannon({

@@ -15,11 +15,9 @@
 //    not what a real model would do).
 // Options: --port 8890 (wrangler dev; the inspector uses port+1, the fake reranker port+2)
 //          --sweep  --rerank-fake  --verbose (lists the questions HYBRID ranks below KEYWORD)
-import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { DEV_VARS, freshState, graphqlClient, startDev, stopDev, waitReady } from './dev-server.mjs';
 import { mintToken, readDevVars } from './lib.mjs';
 import { loadSet, STYLES } from './quality/labelled-set.mjs';
 
@@ -67,43 +65,21 @@ function fakeReranker() {
   return new Promise((resolve) => server.listen(PORT + 2, '127.0.0.1', () => resolve(server)));
 }
 
-const wrangler = (argv) => spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
 async function main() {
-  const state = mkdtempSync(join(tmpdir(), 'edgerag-quality-'));
-  const mig = wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
-  if (mig.status !== 0) throw new Error(`migrations failed: ${mig.stderr || mig.stdout}`);
   const tenantId = '99999999-0000-4000-8000-000000000017';
-  const ins = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, '--command',
-    `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${tenantId}', 'quality', 'Quality', 'enterprise', 'active')`]);
-  if (ins.status !== 0) throw new Error(`tenant insert failed: ${ins.stderr || ins.stdout}`);
+  const state = freshState({ prefix: 'edgerag-quality-', sql:
+    `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${tenantId}', 'quality', 'Quality', 'enterprise', 'active')` });
   // .dev.vars.example's development settings and secrets whatever a local .dev.vars says (a
   // fresh clone has none; the top-level vars of wrangler.toml are production's).
-  const devVars = readDevVars('.dev.vars.example');
+  const devVars = readDevVars(DEV_VARS);
   const token = await mintToken({ secret: devVars.JWT_SECRET, tenant: 'quality', role: 'admin', sub: 'bench' });
   const reranker = RERANK ? await fakeReranker() : null;
-  const vars = ['--env-file', '.dev.vars.example', '--var', 'OPENAI_API_KEY:'];
+  const vars = ['--env-file', DEV_VARS, '--var', 'OPENAI_API_KEY:'];
   if (RERANK) vars.push('--var', `RERANK_URL:http://127.0.0.1:${PORT + 2}/rerank`, '--var', 'RERANK_MODEL:fake-term-overlap');
-  const dev = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', String(PORT), '--inspector-port', String(PORT + 1),
-    '--persist-to', state, ...vars, '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
-  let devLog = '';
-  dev.stdout.on('data', (d) => (devLog += d));
-  dev.stderr.on('data', (d) => (devLog += d));
-  const base = `http://127.0.0.1:${PORT}`;
-  const gql = async (query, variables = {}) => {
-    const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    const body = await res.json();
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
+  const dev = startDev({ label: 'quality', port: PORT, args: ['--persist-to', state, ...vars] });
+  const gql = graphqlClient(dev.url, token);
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {}
-      if (i > 120) throw new Error(`wrangler dev did not start:\n${devLog.slice(-2000)}`);
-      await sleep(500);
-    }
+    await waitReady(dev);
     const t0 = performance.now();
     const ids = [];
     for (const d of documents) {
@@ -201,12 +177,11 @@ async function main() {
       });
     }
   } catch (err) {
-    console.error(`wrangler dev log (tail):\n${devLog.slice(-3000)}`);
+    console.error(`wrangler dev log (tail):\n${dev.output.slice(-3000)}`);
     throw err;
   } finally {
-    dev.kill('SIGINT');
+    await stopDev(dev);
     reranker?.close();
-    await sleep(1000);
     rmSync(state, { recursive: true, force: true });
   }
 }

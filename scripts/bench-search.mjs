@@ -7,13 +7,13 @@
 //     latency of VECTOR, KEYWORD and HYBRID search, at 10k and then 100k chunks.
 // Options: --sizes 10000,100000  --queries 100  --dims 384  --skip-graphql  --skip-store
 //          --port N (wrangler dev; N+1 for its inspector; default a random port from 8900)
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { DEV_VARS, freshState, graphqlClient, startDev, stopDev, waitReady } from './dev-server.mjs';
 import { mintToken, readDevVars } from './lib.mjs';
 
 const args = process.argv.slice(2);
@@ -73,42 +73,19 @@ async function storeVsFloor() {
 }
 
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
-const wrangler = (argv, extra = {}) =>
-  spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...extra });
 
 async function graphqlBench() {
   const { corpusText, queryText } = await import(pathToFileURL(await writeCorpusModule()).href);
-  const state = mkdtempSync(join(tmpdir(), 'edgerag-bench-'));
-  const port = String(opt('port', String(8900 + Math.floor(Math.random() * 90))));
-  const mig = wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
-  if (mig.status !== 0) throw new Error(`migrations failed: ${mig.stderr || mig.stdout}`);
+  const port = Number(opt('port', String(8900 + Math.floor(Math.random() * 90))));
   const tenantId = '99999999-0000-4000-8000-00000000bench';
-  const ins = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, '--command',
-    `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${tenantId}', 'bench', 'Bench', 'enterprise', 'active')`]);
-  if (ins.status !== 0) throw new Error(`tenant insert failed: ${ins.stderr || ins.stdout}`);
+  const state = freshState({ sql: `INSERT INTO tenants (id, slug, name, plan, status) VALUES ('${tenantId}', 'bench', 'Bench', 'enterprise', 'active')` });
   // .dev.vars.example's development settings and secrets whatever a local .dev.vars says (a fresh clone has none).
-  const { JWT_SECRET } = readDevVars('.dev.vars.example');
+  const { JWT_SECRET } = readDevVars(DEV_VARS);
   const token = await mintToken({ secret: JWT_SECRET, tenant: 'bench', role: 'admin', sub: 'bench' });
-  const dev = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', port, '--inspector-port', String(Number(port) + 1), '--persist-to', state,
-    '--env-file', '.dev.vars.example', '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:', '--show-interactive-dev-session=false'], { stdio: ['ignore', 'pipe', 'pipe'], env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
-  let devLog = '';
-  dev.stdout.on('data', (d) => (devLog += d));
-  dev.stderr.on('data', (d) => (devLog += d));
-  const base = `http://127.0.0.1:${port}`;
-  const gql = async (query, variables = {}) => {
-    const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    const body = await res.json();
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
+  const dev = startDev({ label: 'search', port, args: ['--persist-to', state, '--env-file', DEV_VARS, '--var', `EMBEDDING_DIMENSIONS:${DIMS}`, '--var', 'OPENAI_API_KEY:'] });
+  const gql = graphqlClient(dev.url, token);
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {}
-      if (i > 120) throw new Error(`wrangler dev did not start:\n${devLog.slice(-2000)}`);
-      await sleep(500);
-    }
+    await waitReady(dev);
     let loaded = 0;
     let docNo = 0;
     for (const target of SIZES) {
@@ -172,8 +149,7 @@ async function graphqlBench() {
       results.graphql.push(row);
     }
   } finally {
-    dev.kill('SIGINT');
-    await sleep(500);
+    await stopDev(dev);
     rmSync(state, { recursive: true, force: true });
   }
 }

@@ -13,11 +13,13 @@ export function readDevVars(path = '.dev.vars') {
 }
 
 /** Mints an HS256 dev token with the claims of DESIGN §4. */
-export async function mintToken({ secret, tenant, role = 'admin', sub, hours = 24 * 30, platformAdmin = false, scope }) {
+export async function mintToken({ secret, tenant, role = 'admin', sub, hours = 24 * 30, platformAdmin = false, scope, collectionIds, agentIds }) {
   const claims = { role };
   if (tenant) claims.tenant_id = tenant;
   if (platformAdmin) claims.platform_admin = true;
   if (scope) claims.scope = scope;
+  if (collectionIds) claims.collection_ids = collectionIds;
+  if (agentIds) claims.agent_ids = agentIds;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(sub ?? `dev-${role}@${tenant ?? 'platform'}`)

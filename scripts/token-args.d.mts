@@ -7,6 +7,8 @@ export interface TokenOptions {
   sub: string | undefined;
   hours: number;
   scope: string | undefined;
+  collectionIds: string[] | undefined;
+  agentIds: string[] | undefined;
   platformAdmin: boolean;
 }
 export declare function parseTokenArgs(argv: readonly string[]): TokenOptions | { help: true };

@@ -3,11 +3,14 @@
 // Every refusal is a TokenArgsError with a one-line message; token.mjs prints it and exits 2.
 
 export const USAGE =
-  'usage: npm run token -- --tenant <slug|id> [--role owner|admin|member|viewer] [--sub id] [--hours n] [--scope "search chat ingest admin"] [--platform-admin]';
+  'usage: npm run token -- --tenant <slug|id> [--role owner|admin|member|viewer] [--sub id] [--hours n] [--scope "search chat ingest admin"] [--collections id,id] [--agents id,id] [--platform-admin]';
 
 const ROLES = ['owner', 'admin', 'member', 'viewer'];
 const SCOPES = ['search', 'chat', 'ingest', 'admin'];
-const VALUE_FLAGS = ['tenant', 'role', 'sub', 'hours', 'scope'];
+const VALUE_FLAGS = ['tenant', 'role', 'sub', 'hours', 'scope', 'collections', 'agents'];
+/** The server's bounds on collection_ids / agent_ids (src/auth/jwt.ts restrictionClaim). */
+const MAX_RESTRICTION_IDS = 50;
+const MAX_ID = 200;
 /** The server refuses a longer `sub` (src/lib/input.ts INPUT_LIMITS.jwtSubject). */
 const MAX_SUB = 256;
 const MAX_HOURS = 24 * 366;
@@ -76,5 +79,21 @@ export function parseTokenArgs(argv) {
     scope = [...new Set(words)].join(' ');
   }
 
-  return { tenant, role, sub, hours, scope, platformAdmin };
+  const collectionIds = idList(given, 'collections');
+  const agentIds = idList(given, 'agents');
+  return { tenant, role, sub, hours, scope, collectionIds, agentIds, platformAdmin };
+}
+
+/**
+ * `--collections` / `--agents`: comma-separated ids for the claims collection_ids / agent_ids
+ * (docs/agents.md). Omitted = unrestricted; an empty list is refused, as the server would.
+ */
+function idList(given, flag) {
+  if (given[flag] === undefined) return undefined;
+  const ids = [...new Set(given[flag].split(',').map((id) => id.trim()).filter(Boolean))];
+  if (ids.length === 0) throw new TokenArgsError(`--${flag} must name at least one id; omit it for an unrestricted token`);
+  if (ids.length > MAX_RESTRICTION_IDS) throw new TokenArgsError(`--${flag} names more than ${MAX_RESTRICTION_IDS} ids (the server refuses more)`);
+  const long = ids.find((id) => id.length > MAX_ID || /\s/.test(id));
+  if (long) throw new TokenArgsError(`--${flag}: "${long.slice(0, 40)}" is not an id (no spaces, at most ${MAX_ID} characters)`);
+  return ids;
 }

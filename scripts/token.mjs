@@ -1,4 +1,5 @@
 // npm run token -- --tenant acme --role admin [--sub alice] [--hours 24] [--platform-admin] [--scope "search chat"]
+//                   [--collections <id>,<id>] [--agents <id>,<id>]
 // Bad arguments: one line on stderr and exit code 2 (scripts/token-args.mjs).
 import { mintToken, readDevVars } from './lib.mjs';
 import { parseTokenArgs, TokenArgsError, USAGE } from './token-args.mjs';

@@ -31,6 +31,19 @@ export function createLogger(requestId: string, base: Record<string, unknown> = 
   };
 }
 
+/**
+ * `log` with `fields` on every line: RequestLogger.with where there is one, else a wrapper
+ * (the queue consumers get plain Loggers in tests), e.g. a message's tenant and document id.
+ */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  if ('with' in log && typeof (log as RequestLogger).with === 'function') return (log as RequestLogger).with(fields);
+  return {
+    info: (m, d) => log.info(m, { ...fields, ...d }),
+    warn: (m, d) => log.warn(m, { ...fields, ...d }),
+    error: (m, d) => log.error(m, { ...fields, ...d }),
+  };
+}
+
 /** How deep a `cause` chain is followed (drizzle → D1, openai SDK → fetch are two or three). */
 const MAX_CAUSES = 5;
 

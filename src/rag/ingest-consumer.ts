@@ -18,7 +18,7 @@ import type { TenantScope } from '../db/tenant-scope';
 import type { DocumentRow } from '../db/schema';
 import type { PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
-import type { Logger } from '../lib/log';
+import { withFields, type Logger } from '../lib/log';
 import type { GuardClient } from '../objects/guard-types';
 import { isFenceError } from '../placement/fence';
 import type { Metadata, VectorStore } from '../vector/types';
@@ -102,21 +102,23 @@ export const retryDelaySeconds = (attempt: number) => Math.min(600, 10 * 2 ** Ma
  * delivery fails its document instead of running again: one hostile document cannot keep
  * another tenant's message from completing.
  */
-export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: ConsumerDeps, dlq: boolean): Promise<void> {
+export async function consumeIngestBatch(batch: MessageBatch<unknown>, batchDeps: ConsumerDeps, dlq: boolean): Promise<void> {
   const work: { message: Message<unknown>; msg: IngestMessage; interrupted: boolean }[] = [];
   for (const message of batch.messages) {
     const body = message.body as Partial<IngestMessage>;
     if (!body || body.type !== 'ingest' || !body.tenantId || !body.documentId || !body.objectKey || !body.version) {
-      deps.log.warn('ingest: malformed message dropped', { id: message.id });
+      batchDeps.log.warn('ingest: malformed message dropped', { id: message.id });
       message.ack();
       continue;
     }
     const msg = body as IngestMessage;
-    work.push({ message, msg, interrupted: !dlq && message.attempts > 1 && (await wasInterrupted(msg, deps)) });
+    work.push({ message, msg, interrupted: !dlq && message.attempts > 1 && (await wasInterrupted(msg, batchDeps)) });
   }
   // Stable: fresh messages keep their order, interrupted ones go last.
   work.sort((x, y) => Number(x.interrupted) - Number(y.interrupted));
   for (const { message, msg, interrupted } of work) {
+    // Every line about this message names its tenant and document (an operator follows one tenant).
+    const deps = { ...batchDeps, log: withFields(batchDeps.log, { tenantId: msg.tenantId, documentId: msg.documentId, messageId: message.id }) };
     try {
       if (dlq) {
         await giveUp(msg, deps);

@@ -210,7 +210,7 @@ describe('messages whose earlier delivery died mid-work', () => {
     });
   });
 
-  it('an unexpected failure of one message retries that message only', async () => {
+  it('an unexpected failure of one message retries that message only, logged with its tenant and document', async () => {
     const [a, b] = await twoTenants();
     const broken = (await ingest(a, { name: 'b.txt', text: 'Text of tenant A.' })).body.data.ingestDocument.id as string;
     const fine = (await ingest(b, { name: 'f.txt', text: 'Text of tenant B.' })).body.data.ingestDocument.id as string;
@@ -222,7 +222,8 @@ describe('messages whose earlier delivery died mid-work', () => {
       m.retry = () => void events.push(`retry ${m.id}`);
     }
     const deps = ingestConsumerDeps(env as never);
-    const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const lines: Record<string, unknown>[] = [];
+    const log = { info: () => undefined, warn: () => undefined, error: (msg: string, data?: Record<string, unknown>) => void lines.push({ msg, ...data }) };
     await consumeIngestBatch(batch as MessageBatch<unknown>, {
       ...deps,
       log,
@@ -232,6 +233,7 @@ describe('messages whose earlier delivery died mid-work', () => {
       },
     }, false);
     expect(events).toEqual(['retry m0', 'ack m1']);
+    expect(lines).toEqual([expect.objectContaining({ msg: 'ingest: message handling failed', tenantId: a.id, documentId: broken, messageId: 'm0' })]);
     expect(await getDocument(b, fine)).toMatchObject({ status: 'COMPLETED' });
     expect(await getDocument(a, broken)).toMatchObject({ status: 'PENDING' });
   });

@@ -7,7 +7,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './client';
 
-export const SCHEMA_VERSION = 12;
+export const SCHEMA_VERSION = 18;
 
 /** The newest migration number applied to the database; 0 when none is. */
 export async function schemaVersionOf(db: Database): Promise<number> {

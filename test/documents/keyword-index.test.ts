@@ -273,3 +273,21 @@ describe('migration 0007', () => {
     expect((await hits(a, { query: 'zeppelin', mode: 'KEYWORD', topK: 5 })).map((h) => h.document.name)).toEqual(['new']);
   });
 });
+
+describe('migration 0018', () => {
+  it('leaves no shared FTS5 index or trigger behind: chunk writes touch only the tenant’s own index', async () => {
+    const shared = await env.DB.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'chunks_fts%' OR name IN ('chunks_ai', 'chunks_ad', 'chunks_au')").all();
+    expect(shared.results).toEqual([]);
+    // Ingest, search, replace and delete still work end to end on the tenant's index alone.
+    const [a, b] = [await createTenant(), await createTenant()];
+    const doc = await ingestProcessed(a, { name: 'ferry', text: 'The ferry to the island leaves at dawn.' });
+    await ingestProcessed(b, { name: 'ferry', text: 'Ferry tickets are sold at the kiosk.' });
+    expect((await hits(a, { query: 'ferry', mode: 'KEYWORD', topK: 5 })).map((h) => h.document.name)).toEqual(['ferry']);
+    await ingestProcessed(a, { name: 'ferry', text: 'The boat to the island leaves at dawn.' });
+    expect(await hits(a, { query: 'ferry', mode: 'KEYWORD', topK: 5 })).toEqual([]);
+    expect((await gql('mutation($id: ID!) { deleteDocument(id: $id) }', { id: doc.id }, { token: a.token })).body.data?.deleteDocument).toBe(true);
+    expect(await hits(a, { query: 'island', mode: 'KEYWORD', topK: 5 })).toEqual([]);
+    expect((await hits(b, { query: 'ferry', mode: 'KEYWORD', topK: 5 })).map((h) => h.document.name)).toEqual(['ferry']);
+    for (const t of [a, b]) expect(await keptStats(t)).toEqual(await scannedStats(t));
+  });
+});

@@ -16,6 +16,7 @@ import type { TenantRow } from './db/schema';
 import { TenantScope } from './db/tenant-scope';
 import { loadConfig, type AppEnv, type Config, type PlanLimits } from './env';
 import { AppError } from './lib/errors';
+import { WebhookService } from './lifecycle/webhooks';
 import type { Logger } from './lib/log';
 import { limitsOf } from './objects/admission-rules';
 import { guardClient } from './objects/guard-client';
@@ -85,6 +86,8 @@ export interface TenantServices extends DocumentServices {
   /** The tenant's chat and embedding providers (its own, or the deployment's). */
   models: TenantModels;
   providers: ProviderSettingsService;
+  /** The tenant's webhook: registration, event announcements and the delivery job's step. */
+  webhooks: WebhookService;
 }
 
 /**
@@ -195,9 +198,13 @@ export async function openTenantSession(
     limits,
     log,
   });
+  const webhooks = new WebhookService({
+    scope, encryptionKey: env.ENCRYPTION_KEY, log, fetcher: opts.fetcher, queue: env.INGEST_QUEUE,
+    rules: { allowPrivateHosts: config.environment !== 'production', urlFetch: config.urlFetch },
+  });
   return {
     tenant, principal, requestId, store, scope, limits, guard,
     migrating: tenant.movingTo !== null,
-    services: { ...documents, answers, agents, models, providers: providers! },
+    services: { ...documents, answers, agents, models, providers: providers!, webhooks },
   };
 }

@@ -151,8 +151,9 @@ export class WebhookService {
   async handle(msg: WebhookEventMessage): Promise<{ retryDelaySeconds: number } | null> {
     const repo = this.deps.scope.webhooks;
     const hook = await repo.get();
+    if (!hook) return null; // removed: its deliveries went with it
     const existing = await repo.delivery(msg.eventId);
-    if (!hook) return null;
+    // Subscriptions are judged when the event is first recorded; a recorded one is finished.
     if (!existing && !eventsOf(hook).includes(msg.event)) return null;
     const row = existing ?? (await repo.enqueue({
       id: msg.eventId, webhookId: hook.id, event: msg.event,

@@ -43,6 +43,7 @@ export interface WebhookEventMessage {
   data: Record<string, unknown>;
 }
 
+/** Whether a queue message is a webhook event (the job registry's `matches`). */
 export function isWebhookMessage(body: unknown): body is WebhookEventMessage {
   const b = body as Partial<WebhookEventMessage> | null;
   return !!b && typeof b === 'object' && b.type === 'webhook.event';

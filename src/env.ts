@@ -26,6 +26,8 @@ export interface PlanLimits {
   monthlyRequests: number | null;
   monthlyAsks: number | null;
   monthlyEmbeddingTokens: number | null;
+  /** Tokens sent to the chat model (prompts: system prompt, history, context, question). */
+  monthlyPromptTokens: number | null;
   monthlyCompletionTokens: number | null;
   documents: number | null;
   storedBytes: number | null;
@@ -43,22 +45,22 @@ const MiB = 1024 * 1024;
 export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
   free: {
     requestsPerMinute: 60, userRequestsPerMinute: 60, monthlyRequests: 1_000, monthlyAsks: 200,
-    monthlyEmbeddingTokens: 1_000_000, monthlyCompletionTokens: 200_000, documents: 100,
+    monthlyEmbeddingTokens: 1_000_000, monthlyPromptTokens: 1_000_000, monthlyCompletionTokens: 200_000, documents: 100,
     storedBytes: 100 * MiB, collections: 1, agents: 1, maxDocumentBytes: 5 * MiB, maxPdfPages: 200,
   },
   starter: {
     requestsPerMinute: 300, userRequestsPerMinute: 300, monthlyRequests: 10_000, monthlyAsks: 2_000,
-    monthlyEmbeddingTokens: 10_000_000, monthlyCompletionTokens: 2_000_000, documents: 500,
+    monthlyEmbeddingTokens: 10_000_000, monthlyPromptTokens: 10_000_000, monthlyCompletionTokens: 2_000_000, documents: 500,
     storedBytes: 1024 * MiB, collections: 3, agents: 3, maxDocumentBytes: 10 * MiB, maxPdfPages: 1_000,
   },
   pro: {
     requestsPerMinute: 1_200, userRequestsPerMinute: 1_200, monthlyRequests: 100_000, monthlyAsks: 20_000,
-    monthlyEmbeddingTokens: 100_000_000, monthlyCompletionTokens: 20_000_000, documents: 5_000,
+    monthlyEmbeddingTokens: 100_000_000, monthlyPromptTokens: 100_000_000, monthlyCompletionTokens: 20_000_000, documents: 5_000,
     storedBytes: 10 * 1024 * MiB, collections: 10, agents: 20, maxDocumentBytes: 10 * MiB, maxPdfPages: 2_000,
   },
   enterprise: {
     requestsPerMinute: 6_000, userRequestsPerMinute: 6_000, monthlyRequests: null, monthlyAsks: null,
-    monthlyEmbeddingTokens: null, monthlyCompletionTokens: null, documents: null,
+    monthlyEmbeddingTokens: null, monthlyPromptTokens: null, monthlyCompletionTokens: null, documents: null,
     storedBytes: null, collections: null, agents: null, maxDocumentBytes: 10 * MiB, maxPdfPages: 5_000,
   },
 };
@@ -232,7 +234,7 @@ function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend']): Plac
 
 /** Limits that may be null (unlimited); the per-minute rates, the upload size and the PDF page cap must be numbers. */
 const NULLABLE_LIMITS: ReadonlySet<string> = new Set([
-  'monthlyRequests', 'monthlyAsks', 'monthlyEmbeddingTokens', 'monthlyCompletionTokens', 'documents', 'storedBytes', 'collections', 'agents',
+  'monthlyRequests', 'monthlyAsks', 'monthlyEmbeddingTokens', 'monthlyPromptTokens', 'monthlyCompletionTokens', 'documents', 'storedBytes', 'collections', 'agents',
 ]);
 const POSITIVE_LIMITS: ReadonlySet<string> = new Set(['requestsPerMinute', 'userRequestsPerMinute', 'maxDocumentBytes', 'maxPdfPages']);
 

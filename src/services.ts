@@ -11,6 +11,7 @@ import type { AppEnv } from './env';
 import { UsageHistoryStore } from './db/repositories/usage-history';
 import { createLogger } from './lib/log';
 import { UsageHistoryService } from './lifecycle/usage-history';
+import type { WebhookService } from './lifecycle/webhooks';
 import { guardDirectory } from './objects/guard-client';
 import type { GuardDirectory } from './objects/guard-types';
 import type { AgentService } from './rag/agents';
@@ -37,6 +38,8 @@ export interface Services {
   answers: AnswerService | null;
   /** createAgent / updateAgent / deleteAgent and the agent an ask uses; null on a tenantless request. */
   agents: AgentService | null;
+  /** The tenant's webhook (setWebhook, webhook); null on a tenantless request. */
+  webhooks: WebhookService | null;
   /** Monthly usage history and the platform's usage report (the catalogue's usage aggregates). */
   usageHistory: UsageHistoryService;
 }
@@ -49,6 +52,7 @@ export function buildServices(root: Root, session: TenantSession | null): Servic
     answers: session?.services.answers ?? null,
     agents: session?.services.agents ?? null,
     providers: session?.services.providers ?? null,
+    webhooks: session?.services.webhooks ?? null,
     models,
     chatModels: models,
     guards: guardDirectory(root.env.TENANT_GUARD, root.log),
@@ -78,7 +82,7 @@ export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
       const session = await openTenantSession(root, tenant, { ...INGEST_PRINCIPAL, tenantRef: tenant.id }, `queue:${tenantId}`);
       return {
         scope: session.scope, limits: session.limits, guard: session.guard, blobs: session.store.blobs, vectors: session.store.vectors,
-        migrating: session.migrating, embedder: session.services.models.embedder,
+        migrating: session.migrating, embedder: session.services.models.embedder, webhooks: session.services.webhooks,
       };
     },
     requeue: (message, delaySeconds) => env.INGEST_QUEUE.send(message, { delaySeconds }),

@@ -16,6 +16,7 @@ import type { TenantRow } from './db/schema';
 import { TenantScope } from './db/tenant-scope';
 import { loadConfig, type AppEnv, type Config, type PlanLimits } from './env';
 import { AppError } from './lib/errors';
+import { WebhookService } from './lifecycle/webhooks';
 import type { Logger } from './lib/log';
 import { limitsOf } from './objects/admission-rules';
 import { guardClient } from './objects/guard-client';
@@ -85,6 +86,8 @@ export interface TenantServices extends DocumentServices {
   /** The tenant's chat and embedding providers (its own, or the deployment's). */
   models: TenantModels;
   providers: ProviderSettingsService;
+  /** The tenant's webhook: registration, event announcements and the delivery job's step. */
+  webhooks: WebhookService;
 }
 
 /**
@@ -92,7 +95,9 @@ export interface TenantServices extends DocumentServices {
  * tenant's own provider record meets the deployment's configuration (issue 16). Lazy: a
  * request that calls no model reads nothing.
  */
-export function tenantModels(env: AppEnv, config: Config, scope: TenantScope | null): { models: TenantModels; providers: ProviderSettingsService | null } {
+export function tenantModels(
+  env: AppEnv, config: Config, scope: TenantScope | null, fetcher?: typeof fetch,
+): { models: TenantModels; providers: ProviderSettingsService | null } {
   const deployment = { config, chatAllowlist: env.CHAT_MODEL_ALLOWLIST };
   if (!scope) return { models: new TenantModels(deployment, async () => null), providers: null };
   const deploymentEmbedding = () => {
@@ -102,6 +107,7 @@ export function tenantModels(env: AppEnv, config: Config, scope: TenantScope | n
   const providers = new ProviderSettingsService({
     scope,
     encryptionKey: env.ENCRYPTION_KEY,
+    fetcher,
     rules: async (): Promise<ProviderRules> => {
       const row = await scope.modelProvider.get();
       return {
@@ -109,6 +115,7 @@ export function tenantModels(env: AppEnv, config: Config, scope: TenantScope | n
         currentEmbedding: row ? { model: row.embeddingModel, dimensions: row.embeddingDimensions } : deploymentEmbedding(),
         deploymentEmbedding: deploymentEmbedding(),
         fixedDimensions: config.vectorBackend === 'vectorize' ? config.embeddingDimensions : null,
+        urlFetch: config.urlFetch,
       };
     },
   });
@@ -174,7 +181,7 @@ export async function openTenantSession(
   const scope = new TenantScope(store.db, tenant, principal, requestId, catalogue);
   const limits = effectiveLimits(config, tenant);
   const guard = opts.guard !== undefined ? opts.guard : config.guardEnabled ? tenantGuard(root, tenant) : null;
-  const { models, providers } = tenantModels(env, config, scope);
+  const { models, providers } = tenantModels(env, config, scope, opts.fetcher);
   const documents = buildDocumentServices({
     scope, limits, guard, config, log, waitUntil: root.waitUntil,
     vectors: store.vectors, embedder: models.embedder, blobs: store.blobs, queue: env.INGEST_QUEUE,
@@ -191,9 +198,13 @@ export async function openTenantSession(
     limits,
     log,
   });
+  const webhooks = new WebhookService({
+    scope, encryptionKey: env.ENCRYPTION_KEY, log, fetcher: opts.fetcher, queue: env.INGEST_QUEUE,
+    rules: { allowPrivateHosts: config.environment !== 'production', urlFetch: config.urlFetch },
+  });
   return {
     tenant, principal, requestId, store, scope, limits, guard,
     migrating: tenant.movingTo !== null,
-    services: { ...documents, answers, agents, models, providers: providers! },
+    services: { ...documents, answers, agents, models, providers: providers!, webhooks },
   };
 }

@@ -5,8 +5,10 @@
  * the one-call probe of `testModelProvider`.
  *
  * The base URL follows the URL-ingestion rules (src/rag/url-source.ts): http(s), no
- * credentials in it, https and a public host in production (the Worker would otherwise
- * carry the tenant's key to a host of the deployment's private network).
+ * credentials in it, and in production https, an allowed port (URL_FETCH_PORTS) and a host
+ * whose every DNS-over-HTTPS answer (DNS_RESOLVER_URL) is public — checked when it is set
+ * and again before each testModelProvider (the Worker would otherwise carry the tenant's
+ * key to a host of the deployment's private network).
  */
 import OpenAI from 'openai';
 import type { ModelProviderRow } from '../db/schema';
@@ -15,7 +17,7 @@ import type { TenantScope } from '../db/tenant-scope';
 import { AppError } from '../lib/errors';
 import { INPUT_LIMITS } from '../lib/input';
 import { secretBox, type SecretBox } from '../lib/secret-box';
-import { isPrivateHost } from '../rag/url-source';
+import { checkPublicUrl, isPrivateHost } from '../rag/url-source';
 import { VECTOR_LIMITS } from '../vector/types';
 import type { ProviderRecord } from './model-providers';
 
@@ -61,6 +63,8 @@ export interface ProviderRules {
   deploymentEmbedding: Embedding;
   /** Production's one Vectorize index holds one dimension (docs/chat.md). */
   fixedDimensions: number | null;
+  /** Where private hosts are refused: the ports and DNS-over-HTTPS resolver of URL ingestion. */
+  urlFetch: { ports: readonly number[]; resolverUrl: string };
 }
 
 const bad = (message: string, field: string) => new AppError('BAD_USER_INPUT', message, { field });
@@ -154,6 +158,7 @@ export class ProviderSettingsService {
     const { scope } = this.deps;
     const rules = await this.deps.rules();
     const clean = checkProviderInput(input, rules);
+    await this.checkHost(clean.baseUrl, rules);
     await this.refuseEmbeddingChange({ model: clean.embeddingModel, dimensions: clean.embeddingDimensions });
     let box: SecretBox;
     try {
@@ -169,6 +174,14 @@ export class ProviderSettingsService {
       embeddingDimensions: clean.embeddingDimensions,
     });
     return viewOf(row);
+  }
+
+  /** The DNS half of the URL rules (production): every address the host resolves to must be public. */
+  private async checkHost(baseUrl: string, rules: ProviderRules): Promise<void> {
+    await checkPublicUrl(baseUrl, {
+      allowPrivateHosts: rules.allowPrivateHosts, fetcher: this.deps.fetcher ?? ((i, init) => globalThis.fetch(i, init)),
+      allowedPorts: rules.urlFetch.ports, resolverUrl: rules.urlFetch.resolverUrl, field: 'baseUrl',
+    });
   }
 
   /** Back to the deployment's provider; false when the tenant had none. */
@@ -212,6 +225,8 @@ export class ProviderSettingsService {
   async test(): Promise<ProbeResult> {
     const record = await this.load();
     if (!record) throw new AppError('BAD_USER_INPUT', 'This tenant has no model provider of its own: setModelProvider first');
+    // The name may point elsewhere since it was set: judge it again before sending the key to it.
+    await this.checkHost(record.baseUrl, await this.deps.rules());
     return probeProvider(record, this.deps.fetcher);
   }
 }

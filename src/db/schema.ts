@@ -228,6 +228,41 @@ export const tenantModelProviders = sqliteTable('tenant_model_providers', {
   updatedAt: text('updated_at').notNull().default(now),
 });
 
+/** A tenant's webhook (docs/guard.md "Webhooks"); the signing secret is sealed and never read back by the API. */
+export const tenantWebhooks = sqliteTable('tenant_webhooks', {
+  tenantId: text('tenant_id').primaryKey(),
+  id: text('id').notNull(),
+  url: text('url').notNull(),
+  /** JSON array of event types (document.completed, document.failed, quota.threshold). */
+  events: text('events').notNull().default('[]'),
+  secretSealed: text('secret_sealed').notNull(),
+  keyId: text('key_id').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+});
+
+/** One event for a tenant's webhook and its delivery state (the queue job's outbox). */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    webhookId: text('webhook_id').notNull(),
+    event: text('event').notNull(),
+    payload: text('payload').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    createdAt: text('created_at').notNull().default(now),
+    lastAttemptAt: text('last_attempt_at'),
+    nextAttemptAt: text('next_attempt_at'),
+    deliveredAt: text('delivered_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
 /** Monthly aggregates written by the TenantGuard alarm (absolute values: a retried flush is idempotent). */
 export const usage = sqliteTable(
   'usage',
@@ -311,4 +346,6 @@ export type AuditRow = typeof auditLog.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
 export type AgentRow = typeof agents.$inferSelect;
 export type ModelProviderRow = typeof tenantModelProviders.$inferSelect;
+export type WebhookRow = typeof tenantWebhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 

@@ -26,6 +26,7 @@ import { ErasureRepo } from './repositories/erasure';
 import { ChatUsageRepo } from './repositories/chat-usage';
 import { MembersRepo } from './repositories/members';
 import { ModelProviderRepo } from './repositories/model-provider';
+import { WebhooksRepo } from './repositories/webhooks';
 import { AuditRepo } from './repositories/audit';
 import { TenantRepo } from './repositories/tenant';
 import { auditLog, type TenantRow } from './schema';
@@ -49,6 +50,8 @@ export class TenantScope {
   readonly conversations: ConversationsRepo;
   /** The tenant's own model provider (sealed key), DESIGN §14. */
   readonly modelProvider: ModelProviderRepo;
+  /** The tenant's webhook and its delivery outbox (issue 15). */
+  readonly webhooks: WebhooksRepo;
   readonly agents: AgentsRepo;
   /** Per-person erasure (issue 15). */
   readonly erasure: ErasureRepo;
@@ -80,6 +83,7 @@ export class TenantScope {
     this.settings = new TenantRepo(this);
     this.conversations = new ConversationsRepo(this);
     this.modelProvider = new ModelProviderRepo(this);
+    this.webhooks = new WebhooksRepo(this);
     this.agents = new AgentsRepo(this);
     this.erasure = new ErasureRepo(this);
     this.chatUsage = new ChatUsageRepo(this);

@@ -6,6 +6,8 @@
  * registry and carry no kind). One list, so adding a job kind is one line, not another branch.
  */
 import type { AppEnv } from '../env';
+import { consumeWebhookMessages } from '../lifecycle/webhook-consumer';
+import { isWebhookMessage } from '../lifecycle/webhooks';
 import { consumeMoveMessages, moveDeps } from '../placement/move-consumer';
 import { isMoveMessage } from '../placement/move';
 import { consumeIngestBatch } from '../rag/ingest-consumer';
@@ -23,6 +25,7 @@ export interface JobHandler {
 
 export const jobHandlers: readonly JobHandler[] = [
   { name: 'tenant.move', matches: isMoveMessage, consume: (messages, env) => consumeMoveMessages(messages, moveDeps(env)) },
+  { name: 'webhook.event', matches: isWebhookMessage, consume: (messages, env) => consumeWebhookMessages(messages, env) },
 ];
 
 /** Routes one delivered batch: each job kind gets its messages, the rest is ingestion. */

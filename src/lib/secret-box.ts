@@ -106,3 +106,16 @@ export function sealedKeyId(sealed: string): string | null {
   const [version, keyId] = sealed.split('.');
   return version === 'v1' && keyId ? keyId : null;
 }
+
+const boxes = new Map<string, Promise<SecretBox>>();
+/** One parsed key ring per ENCRYPTION_KEY value (importKey is not free); a bad key is not kept. */
+export function cachedSecretBox(encryptionKey: string | undefined): Promise<SecretBox> {
+  const k = encryptionKey ?? '';
+  let box = boxes.get(k);
+  if (!box) {
+    box = secretBox(k);
+    box.catch(() => boxes.delete(k));
+    boxes.set(k, box);
+  }
+  return box;
+}

@@ -5,6 +5,7 @@
  */
 import type { AdmissionRecord, KeyGrant } from '../db/admission-store';
 import type { TenantRow } from '../db/schema';
+import { parseSettings } from '../db/repositories/tenant';
 import type { Plan, PlanLimits } from '../env';
 import type { GateDenial } from './guard-types';
 
@@ -33,8 +34,25 @@ export function judgeTenant(record: AdmissionRecord | null, domain: string | nul
   return null;
 }
 
-/** Plan limits merged with the tenant's own overrides (set by platform admins). */
-export function limitsOf(plans: Record<Plan, PlanLimits>, tenant: TenantRow): PlanLimits {
+/** The monthly token quotas a tenant may cap below its plan's (DESIGN §14 "spend caps"). */
+export const SPEND_CAP_FIELDS = ['monthlyPromptTokens', 'monthlyCompletionTokens'] as const;
+export type SpendCapField = (typeof SPEND_CAP_FIELDS)[number];
+/** A tenant's own caps (tenant settings `spendCaps`); an absent field is uncapped (the plan's limit applies). */
+export type SpendCaps = Partial<Record<SpendCapField, number>>;
+
+/** The caps stored in a tenant's settings, ignoring anything that is not a whole number >= 0 (fail to the plan). */
+export function spendCapsOf(tenant: TenantRow): SpendCaps {
+  const caps = (parseSettings(tenant).spendCaps ?? {}) as Record<string, unknown>;
+  const out: SpendCaps = {};
+  for (const f of SPEND_CAP_FIELDS) {
+    const v = caps[f];
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) out[f] = v;
+  }
+  return out;
+}
+
+/** Plan limits merged with the tenant's own overrides (set by platform admins), before the tenant's caps. */
+export function planLimitsOf(plans: Record<Plan, PlanLimits>, tenant: TenantRow): PlanLimits {
   let overrides: Partial<PlanLimits> = {};
   try {
     overrides = JSON.parse(tenant.limits) as Partial<PlanLimits>;
@@ -42,4 +60,21 @@ export function limitsOf(plans: Record<Plan, PlanLimits>, tenant: TenantRow): Pl
     overrides = {};
   }
   return { ...plans[tenant.plan], ...overrides };
+}
+
+/**
+ * The limits the guard enforces: plan and overrides, each capped quota lowered to the
+ * tenant's cap. A cap above the plan (the plan changed after it was set) has no effect: the
+ * lower of the two always wins, so a cap can only ever spend less.
+ */
+export function limitsOf(plans: Record<Plan, PlanLimits>, tenant: TenantRow): PlanLimits {
+  const limits = planLimitsOf(plans, tenant);
+  const caps = spendCapsOf(tenant);
+  for (const f of SPEND_CAP_FIELDS) {
+    const cap = caps[f];
+    if (cap === undefined) continue;
+    const plan = limits[f];
+    limits[f] = plan === null || plan === undefined ? cap : Math.min(plan, cap);
+  }
+  return limits;
 }

@@ -8,10 +8,10 @@ import type { KeyGrant } from '../db/admission-store';
 import type { TenantRow } from '../db/schema';
 import type { PlanLimits } from '../env';
 
-export type QuotaName = 'requests' | 'asks' | 'embeddingTokens' | 'completionTokens' | 'documents' | 'storedBytes';
+export type QuotaName = 'requests' | 'asks' | 'embeddingTokens' | 'promptTokens' | 'completionTokens' | 'documents' | 'storedBytes';
 
 /** Quotas that reset each UTC calendar month; the others are standing totals (they go down when documents are deleted). */
-export const MONTHLY_QUOTAS: readonly QuotaName[] = ['requests', 'asks', 'embeddingTokens', 'completionTokens'];
+export const MONTHLY_QUOTAS: readonly QuotaName[] = ['requests', 'asks', 'embeddingTokens', 'promptTokens', 'completionTokens'];
 
 /**
  * Retry-After for a refused standing limit (documents, stored bytes, collections): it has no
@@ -30,6 +30,7 @@ export const QUOTA_LIMIT_FIELD = {
   requests: 'monthlyRequests',
   asks: 'monthlyAsks',
   embeddingTokens: 'monthlyEmbeddingTokens',
+  promptTokens: 'monthlyPromptTokens',
   completionTokens: 'monthlyCompletionTokens',
   documents: 'documents',
   storedBytes: 'storedBytes',

@@ -21,6 +21,7 @@ import { databaseFor, type Database } from '../db/client';
 import { parseSettings } from '../db/repositories/tenant';
 import { loadConfig, type AppEnv, type PlanLimits } from '../env';
 import { countingD1, isolateD1Counter, type QueryCounter } from '../lib/d1-counter';
+import { webhookMessage } from '../lifecycle/webhooks';
 import { judgeKey, judgeTenant, limitsOf } from './admission-rules';
 import {
   ACTIVITY_COALESCE_MS,
@@ -40,6 +41,9 @@ import {
   type UsageDelta,
   type UsageSnapshot,
 } from './guard-types';
+
+/** Shares of a monthly quota at which `quota.threshold` is announced, once per month and quota (docs/guard.md "Webhooks"). */
+export const THRESHOLD_PERCENTS: readonly number[] = [80, 100];
 
 /** A dirty guard writes its aggregates to D1 at least this often (the issue asks for at least every minute). */
 export const FLUSH_INTERVAL_MS = 30_000;
@@ -182,6 +186,10 @@ export class TenantGuard extends DurableObject<Env> {
   /** Changes begun and not committed (token → wall-clock start); persisted so eviction cannot forget one. */
   private readonly pending = new Map<string, number>();
   private readonly activity = new Map<string, Activity>();
+  /** The limits of the latest call that carried them: what `record` (which gets none) judges thresholds by. */
+  private lastLimits: PlanLimits | null = null;
+  /** Thresholds already reached, `<period>:<quota>:<percent>` (the thresholds table holds them durably). */
+  private readonly reached = new Set<string>();
   /** D1 statements this object prepared (tests read it: a warm admission makes none). */
   readonly d1: QueryCounter = { queries: 0 };
   private readonly db: Database;
@@ -210,6 +218,14 @@ export class TenantGuard extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS agent_usage (period TEXT NOT NULL, agent_id TEXT NOT NULL, asks INTEGER NOT NULL DEFAULT 0,
        prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (period, agent_id))`,
     );
+    // Quota thresholds reached this month; `sent` once the queue has the event (the alarm sends them).
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS thresholds (period TEXT NOT NULL, quota TEXT NOT NULL, percent INTEGER NOT NULL, used INTEGER NOT NULL,
+       lim INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (period, quota, percent))`,
+    );
+    for (const r of sql.exec<{ period: string; quota: string; percent: number }>('SELECT period, quota, percent FROM thresholds')) {
+      this.reached.add(`${r.period}:${r.quota}:${r.percent}`);
+    }
     sql.exec(
       `CREATE TABLE IF NOT EXISTS activity (k TEXT PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL, role TEXT,
        seen_at INTEGER NOT NULL, written_at INTEGER, written_role TEXT)`,
@@ -287,6 +303,7 @@ export class TenantGuard extends DurableObject<Env> {
   private admitNow(req: AdmitRequest, now: number): AdmitResult {
     const cur = this.current(now);
     const { limits } = req;
+    this.lastLimits = limits;
     const weight = req.weight ?? 1;
     if (!Number.isInteger(weight) || weight < 1) throw new TypeError(`weight must be an integer >= 1 (got ${String(weight)})`);
 
@@ -312,7 +329,7 @@ export class TenantGuard extends DurableObject<Env> {
         `INSERT OR REPLACE INTO buckets (name, tokens, at) VALUES ${levels.map(() => '(?, ?, ?)').join(', ')}`,
         ...levels.flatMap((l) => [l.key, l.tokens, now]),
       );
-      this.add(cur, { requests: weight });
+      this.add(cur, { requests: weight }, limits);
     } else {
       this.add(cur, { rateLimited: 1 });
     }
@@ -375,7 +392,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.bind(tenantId);
     const now = this.clock();
     const check = this.quotaCheck(limits, quota, amount, now);
-    if (check.ok) this.add(this.current(now), { [quota]: amount });
+    if (check.ok) this.add(this.current(now), { [quota]: amount }, limits);
     return check;
   }
 
@@ -399,7 +416,7 @@ export class TenantGuard extends DurableObject<Env> {
       last = this.quotaCheck(limits, quota, amount, now);
       if (!last.ok) return { ...last, quota };
     }
-    this.add(this.current(now), Object.fromEntries(wanted));
+    this.add(this.current(now), Object.fromEntries(wanted), limits);
     return { ...last, quota: null };
   }
 
@@ -532,6 +549,7 @@ export class TenantGuard extends DurableObject<Env> {
       await this.d1db.batch(pending.map((p) => stmt.bind(tenantId, p.period, ...COUNTERS.map((c) => p[c]), at)));
     }
     await this.flushActivityOnce(now);
+    await this.sendThresholds();
     for (const snap of pending) {
       const p = this.periods.get(snap.period);
       if (!p) continue;
@@ -583,6 +601,11 @@ export class TenantGuard extends DurableObject<Env> {
     this.savePeriod(next);
     // Per-agent figures are kept for this month and the one before (they are not flushed to D1).
     if (prev) this.ctx.storage.sql.exec('DELETE FROM agent_usage WHERE period < ?', prev.period);
+    // Thresholds announced for earlier months are never looked at again.
+    if (prev) {
+      this.ctx.storage.sql.exec('DELETE FROM thresholds WHERE period < ? AND sent = 1', period);
+      for (const k of this.reached) if (!k.startsWith(`${period}:`)) this.reached.delete(k);
+    }
     // Flush the month that just closed (and the carried-over totals) right away.
     if (prev) this.scheduleFlush(0);
     return next;
@@ -590,6 +613,7 @@ export class TenantGuard extends DurableObject<Env> {
 
   private quotaCheck(limits: PlanLimits, quota: QuotaName, amount: number, now: number): QuotaCheck {
     if (!(quota in QUOTA_LIMIT_FIELD)) throw new TypeError(`unknown quota "${quota}"`);
+    this.lastLimits = limits;
     if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new TypeError('amount must be a finite number');
     const cur = this.current(now);
     const limit = quotaLimit(limits, quota);
@@ -603,18 +627,62 @@ export class TenantGuard extends DurableObject<Env> {
     };
   }
 
-  private add(p: PeriodState, delta: Partial<Record<Counter, number>>): void {
+  private add(p: PeriodState, delta: Partial<Record<Counter, number>>, limits: PlanLimits | null = this.lastLimits): void {
     let changed = false;
     for (const [k, v] of Object.entries(delta) as [Counter, number][]) {
       if (!v) continue;
       // Counters never go below zero (e.g. deleting a document counted before metering began).
       p[k] = Math.max(0, p[k] + v);
       changed = true;
+      if (v > 0 && p === this.cur) this.noteThresholds(p, k, limits);
     }
     if (!changed) return;
     p.version += 1;
     this.savePeriod(p);
     this.scheduleFlush(FLUSH_INTERVAL_MS);
+  }
+
+  /**
+   * Remembers the thresholds (80 %, 100 %) a monthly quota's counter has now reached, each
+   * once per month, for the alarm to announce (`quota.threshold`). The counter includes
+   * reservations still held, as the quota checks do. No I/O here: the hot path stays exact.
+   */
+  private noteThresholds(p: PeriodState, counter: Counter, limits: PlanLimits | null): void {
+    if (!limits || !MONTHLY_QUOTAS.includes(counter as QuotaName) || !this.tenantId || this.tenantId.startsWith('__')) return;
+    let limit: number | null;
+    try {
+      limit = quotaLimit(limits, counter as QuotaName);
+    } catch {
+      return; // malformed limits were refused by the quota check itself
+    }
+    if (!limit) return; // unlimited, or 0 (nothing can be spent)
+    for (const percent of THRESHOLD_PERCENTS) {
+      if (p[counter] * 100 < limit * percent) continue;
+      const key = `${p.period}:${counter}:${percent}`;
+      if (this.reached.has(key)) continue;
+      this.reached.add(key);
+      this.ctx.storage.sql.exec(
+        'INSERT OR IGNORE INTO thresholds (period, quota, percent, used, lim, sent) VALUES (?, ?, ?, ?, ?, 0)', p.period, counter, percent, p[counter], limit,
+      );
+      this.scheduleFlush(0);
+    }
+  }
+
+  /** Sends the thresholds not yet announced to the job queue (the webhook job drops them for tenants without a webhook). */
+  private async sendThresholds(): Promise<void> {
+    const tenantId = this.tenantId;
+    const queue = (this.env as AppEnv).INGEST_QUEUE;
+    if (!tenantId || tenantId.startsWith('__') || !queue) return;
+    const rows = this.ctx.storage.sql
+      .exec<{ period: string; quota: string; percent: number; used: number; lim: number }>('SELECT period, quota, percent, used, lim FROM thresholds WHERE sent = 0')
+      .toArray();
+    if (!rows.length) return;
+    const messages = await Promise.all(
+      rows.map((r) => webhookMessage(tenantId, 'quota.threshold', `${r.period}:${r.quota}:${r.percent}`, { quota: r.quota, percent: r.percent, limit: r.lim, used: r.used, period: r.period })),
+    );
+    // At least once: a send that fails leaves them unsent for the next alarm; the event id dedupes a repeat.
+    await queue.sendBatch(messages.map((body) => ({ body })));
+    for (const r of rows) this.ctx.storage.sql.exec('UPDATE thresholds SET sent = 1 WHERE period = ? AND quota = ? AND percent = ?', r.period, r.quota, r.percent);
   }
 
   private savePeriod(p: PeriodState): void {
@@ -631,6 +699,7 @@ export class TenantGuard extends DurableObject<Env> {
   private isDirty(): boolean {
     for (const p of this.periods.values()) if (p.version > p.flushed) return true;
     for (const a of this.activity.values()) if (activityDue(a)) return true;
+    for (const _ of this.ctx.storage.sql.exec('SELECT 1 FROM thresholds WHERE sent = 0 LIMIT 1')) return true;
     return false;
   }
 

@@ -1,6 +1,6 @@
 /**
- * The ask service (DESIGN §6): validate → find the conversation → reserve one ask and the
- * answer's max tokens in the TenantGuard → retrieve (which reserves its own embedding
+ * The ask service (DESIGN §6): validate → find the conversation → reserve one ask, the
+ * answer's max tokens and the prompt's ceiling in the TenantGuard → retrieve (which reserves its own embedding
  * tokens) → build the prompt → call the model → store the question and the answer (with
  * sources, model and token counts) in one D1 batch → settle the reservation with the
  * model's real token counts (or give it back if no answer came).
@@ -26,7 +26,7 @@ import { optionalId } from '../lib/input';
 import { errorDetail, type Logger } from '../lib/log';
 import type { GuardClient, Reservation } from '../objects/guard-types';
 import { AgentService, askProfile, withinKnowledge } from './agents';
-import { buildPrompt, conversationTitle, DEFAULT_BUDGET, type BuiltPrompt, type HistoryMessage, type PromptBudget } from './prompt';
+import { buildPrompt, conversationTitle, DEFAULT_BUDGET, promptTokenCeiling, type BuiltPrompt, type HistoryMessage, type PromptBudget } from './prompt';
 import type { Hit, Retriever, SearchFilter, SearchMode } from './types';
 
 export interface AskInput {
@@ -204,10 +204,11 @@ export class AnswerService {
     // The agent's settings where it has them, else the tenant's (a tenant without agents answers as before).
     const profile = askProfile(settings, agent, { maxTokens: this.deps.maxTokens ?? ANSWER_MAX_TOKENS, topK: DEFAULT_TOP_K, maxTopK: MAX_TOP_K });
     const maxTokens = profile.maxTokens;
-    // Reserve the ask and the whole answer in one guard event: a tenant never goes over its
-    // ask or completion budget, however many asks run at once. Everything after it that
-    // fails gives it back.
-    const reservation = guard && limits ? await guard.reserve(limits, { asks: 1, completionTokens: maxTokens }) : UNMETERED;
+    // Reserve the ask, the whole answer and the longest prompt it may send in one guard event:
+    // a tenant never goes over its ask, completion or prompt budget (its plan's, or its own
+    // spend caps), however many asks run at once. Everything after it that fails gives it back.
+    const promptTokens = promptTokenCeiling({ systemPrompt: profile.systemPrompt, question, budget: this.deps.budget });
+    const reservation = guard && limits ? await guard.reserve(limits, { asks: 1, completionTokens: maxTokens, promptTokens }) : UNMETERED;
     try {
       return await this.planUnder(reservation, { input, question, askedAt, conversation, agent, lastMessageAt, history, profile, maxTokens });
     } catch (err) {

@@ -46,6 +46,8 @@ export interface TenantContext {
   vectors: VectorStore;
   /** A move is running: the message waits (requeued) instead of writing. */
   migrating?: boolean;
+  /** Announces document.completed / document.failed to the tenant's webhook (never throws, never waits on delivery). */
+  webhooks?: { emit(event: 'document.completed' | 'document.failed', key: string, data: Record<string, unknown>): Promise<void> };
 }
 
 /** How long a message waits while its tenant moves between databases. */
@@ -86,6 +88,13 @@ export class IngestError extends Error {
     super(message);
     this.name = 'IngestError';
   }
+}
+
+/** Marks the document FAILED with `error` and tells the tenant's webhook (keyed by version: a replay announces nothing new). */
+async function fail(t: TenantContext, doc: Pick<DocumentRow, 'id' | 'name'>, msg: IngestMessage, error: string): Promise<void> {
+  // Only the delivery whose update took effect announces it (not one for replaced content).
+  if (!(await t.scope.documents.markAttempt(doc.id, msg.objectKey, 'failed', error))) return;
+  await t.webhooks?.emit('document.failed', `${doc.id}:${msg.version}:failed`, { documentId: doc.id, name: doc.name, version: msg.version, status: 'FAILED', error });
 }
 
 /** Exponential backoff between attempts: 10 s, 20 s, 40 s, 80 s … capped at 10 minutes. */
@@ -164,7 +173,7 @@ async function giveUp(msg: IngestMessage, deps: ConsumerDeps): Promise<void> {
   if (!row || row.objectKey !== msg.objectKey) return;
   await removeVersion(t, row.id, msg.version, deps);
   const reason = row.error ? ` Last error: ${row.error.replace(/^Attempt \d+ failed: /, '').replace(/; retrying\.?$/, '')}` : '';
-  await t.scope.documents.markAttempt(row.id, msg.objectKey, 'failed', `Processing gave up after repeated failures.${reason}`);
+  await fail(t, row, msg, `Processing gave up after repeated failures.${reason}`);
 }
 
 type Outcome = { retry: false } | { retry: true; delaySeconds: number };
@@ -181,8 +190,8 @@ async function processMessage(msg: IngestMessage, attempt: number, deps: Consume
   if (interrupted && attempt >= INTERRUPTED_DELIVERY_LIMIT) {
     deps.log.warn('ingest: giving up on a document whose deliveries keep dying', { documentId: doc.id, attempt });
     await removeVersion(t, doc.id, msg.version, deps);
-    await t.scope.documents.markAttempt(
-      doc.id, msg.objectKey, 'failed',
+    await fail(
+      t, doc, msg,
       `Processing stopped without finishing on ${attempt - 1} deliveries (the document needs more processing time than a Worker may use), so it was not tried again.`,
     );
     return { retry: false };
@@ -203,7 +212,7 @@ async function processMessage(msg: IngestMessage, attempt: number, deps: Consume
     // Final: nothing of this version may stay behind, then FAILED with the reason.
     await removeVersion(t, doc.id, msg.version, deps);
     const suffix = e.retryable ? ` (gave up after ${attempt} attempts)` : '';
-    await t.scope.documents.markAttempt(doc.id, msg.objectKey, 'failed', `${e.message}${suffix}`);
+    await fail(t, doc, msg, `${e.message}${suffix}`);
     return { retry: false };
   }
 }
@@ -304,6 +313,10 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
     await removeVersion(t, doc.id, msg.version, deps);
     return;
   }
+  // Announced once the version is the visible one (a queue send; delivery happens elsewhere).
+  await t.webhooks?.emit('document.completed', `${doc.id}:${msg.version}:completed`, {
+    documentId: doc.id, name: doc.name, version: msg.version, status: 'COMPLETED', chunkCount: chunks.length,
+  });
   // The flip is done; everything below is cleanup of versions nobody can see any more.
   try {
     const stale = await scope.chunks.ids(doc.id, { exceptVersion: msg.version });

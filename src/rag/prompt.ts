@@ -122,6 +122,22 @@ export function buildPrompt(input: PromptInput): BuiltPrompt {
   };
 }
 
+/** Room for the message framing (the Sources/Question wrapper, source labels) the budgets do not count. */
+const PROMPT_FRAMING_TOKENS = 256;
+
+/**
+ * The most prompt tokens an ask may send, known before retrieval: the system message and
+ * the question as estimated, plus the whole history and context budgets and the framing.
+ * The guard reserves this much of the prompt-token quota before an ask (src/rag/answer.ts)
+ * and settles to what the provider counted, so concurrent asks never spend past a cap on
+ * the strength of prompts that turned out long.
+ */
+export function promptTokenCeiling(input: { systemPrompt?: string | null; question: string; budget?: PromptBudget }): number {
+  const budget = input.budget ?? DEFAULT_BUDGET;
+  const persona = input.systemPrompt?.trim() || DEFAULT_SYSTEM_PROMPT;
+  return estimateTokens(`${persona}\n\n${CITATION_RULES}`) + estimateTokens(input.question) + budget.historyTokens + budget.contextTokens + PROMPT_FRAMING_TOKENS;
+}
+
 /** A conversation title from its first question: one line, at most 80 characters. */
 export function conversationTitle(question: string): string {
   const line = question.replace(/\s+/g, ' ').trim();

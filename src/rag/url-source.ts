@@ -145,26 +145,51 @@ function ipv6Groups(h: string): number[] | null {
   return all.map((x) => parseInt(x, 16));
 }
 
-const badUrl = (message: string, extra: Record<string, unknown> = {}) => new AppError('BAD_USER_INPUT', message, { field: 'url', ...extra });
+/** The input field a URL came in, named by its errors: `url` for documents, `baseUrl` for providers, `url` for webhooks. */
+type Field = string;
+const badUrl = (message: string, extra: Record<string, unknown> = {}, field: Field = 'url') => new AppError('BAD_USER_INPUT', message, { field, ...extra });
 
 /** Everything that can be judged from the URL text alone. */
-function checkUrl(raw: string, opts: UrlFetchOptions): URL {
-  if (raw.length > INPUT_LIMITS.url) throw badUrl(`url must be at most ${INPUT_LIMITS.url} characters`);
+function checkUrl(raw: string, opts: UrlFetchOptions, field: Field = 'url'): URL {
+  const bad = (message: string, extra: Record<string, unknown> = {}) => badUrl(`${field} ${message}`, extra, field);
+  if (raw.length > INPUT_LIMITS.url) throw bad(`must be at most ${INPUT_LIMITS.url} characters`);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw badUrl('url is not a valid URL');
+    throw bad('is not a valid URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badUrl('url must use http or https');
-  if (url.username || url.password) throw badUrl('url must not carry credentials');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad('must use http or https');
+  if (url.username || url.password) throw bad('must not carry credentials');
   if (!opts.allowPrivateHosts) {
-    if (isPrivateHost(url.hostname)) throw badUrl('url must name a public host');
+    if (isPrivateHost(url.hostname)) throw bad('must name a public host');
     // new URL() drops a port that is the scheme's default, so '' means 80 or 443.
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     const ports = opts.allowedPorts ?? DEFAULT_URL_PORTS;
-    if (!ports.includes(port)) throw badUrl(`url may only use port ${ports.join(' or ')}`, { reason: 'port' });
+    if (!ports.includes(port)) throw bad(`may only use port ${ports.join(' or ')}`, { reason: 'port' });
   }
+  return url;
+}
+
+/** What `checkPublicUrl` needs: the URL-ingestion rules without the download's byte cap. */
+export type PublicUrlOptions = Omit<UrlFetchOptions, 'maxBytes'> & {
+  /** The input field errors name (default `url`). */
+  field?: string;
+};
+
+/**
+ * The URL-ingestion SSRF rules for a URL the Worker will call later (a tenant's model
+ * provider, a webhook): http(s), no credentials, and where private hosts are refused
+ * (production) an allowed port, no private literal, and a name whose every DNS-over-HTTPS
+ * answer is public. BAD_USER_INPUT names `field`; an unreachable resolver is
+ * UPSTREAM_UNAVAILABLE (the URL is refused, never waved through). Returns the parsed URL.
+ */
+export async function checkPublicUrl(raw: string, opts: PublicUrlOptions): Promise<URL> {
+  const field = opts.field ?? 'url';
+  const full: UrlFetchOptions = { ...opts, maxBytes: 0 };
+  const url = checkUrl(raw, full, field);
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  await checkResolved(url, full, signal, (host) => badUrl(`could not resolve ${host}: timed out`, { reason: 'timeout' }, field), field);
   return url;
 }
 
@@ -199,7 +224,7 @@ async function dohQuery(opts: UrlFetchOptions, host: string, type: 'A' | 'AAAA',
  * Resolves a host name (A and AAAA) and refuses it unless it has addresses and every one
  * of them is public: one private answer among public ones is enough for fetch() to pick it.
  */
-async function checkResolved(url: URL, opts: UrlFetchOptions, signal: AbortSignal, failed: (host: string) => AppError): Promise<void> {
+async function checkResolved(url: URL, opts: UrlFetchOptions, signal: AbortSignal, failed: (host: string) => AppError, field: Field = 'url'): Promise<void> {
   if (opts.allowPrivateHosts || isIpLiteral(url.hostname)) return;
   const host = url.hostname.replace(/\.$/, '');
   let answers: (string[] | null)[];
@@ -207,13 +232,13 @@ async function checkResolved(url: URL, opts: UrlFetchOptions, signal: AbortSigna
     answers = await Promise.all([dohQuery(opts, host, 'A', signal), dohQuery(opts, host, 'AAAA', signal)]);
   } catch (err) {
     if (signal.aborted) throw failed(url.host);
-    const unavailable = new AppError('UPSTREAM_UNAVAILABLE', `could not resolve ${host}: the DNS resolver is unavailable, try again`, { field: 'url' });
+    const unavailable = new AppError('UPSTREAM_UNAVAILABLE', `could not resolve ${host}: the DNS resolver is unavailable, try again`, { field });
     unavailable.cause = err; // for the log, never the client (extensions carry no detail)
     throw unavailable;
   }
   const addresses = answers.flatMap((a) => a ?? []);
-  if (addresses.length === 0) throw badUrl(`could not resolve ${host}`, { reason: 'dns' });
-  if (!addresses.every(isPublicAddress)) throw badUrl('url must name a public host');
+  if (addresses.length === 0) throw badUrl(`could not resolve ${host}`, { reason: 'dns' }, field);
+  if (!addresses.every(isPublicAddress)) throw badUrl(`${field} must name a public host`, {}, field);
 }
 
 /** Downloads `raw` within the limits; client-facing errors are BAD_USER_INPUT or PAYLOAD_TOO_LARGE. */

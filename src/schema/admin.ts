@@ -48,6 +48,7 @@ const TenantLimitsInput = builder.inputType('TenantLimitsInput', {
     monthlyRequests: t.int({ required: false }),
     monthlyAsks: t.int({ required: false }),
     monthlyEmbeddingTokens: t.int({ required: false }),
+    monthlyPromptTokens: t.int({ required: false }),
     monthlyCompletionTokens: t.int({ required: false }),
     documents: t.int({ required: false }),
     storedBytes: t.float({ required: false }),

@@ -14,5 +14,6 @@ import './model-provider';
 import './chat';
 import './usage';
 import './lifecycle';
+import './webhooks';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -4,16 +4,31 @@
  * read any tenant's.
  */
 import { effectiveLimits } from '../context';
-import type { PlanLimits } from '../env';
+import type { TenantRow } from '../db/schema';
+import type { Config, PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
+import { applySpendCaps } from '../lifecycle/spend-caps';
+import { planLimitsOf, spendCapsOf, type SpendCaps } from '../objects/admission-rules';
+import { changeAdmission } from '../objects/guard-client';
 import type { UsageSnapshot } from '../objects/guard-types';
 import { allow, requirePlatformAdmin } from './access';
 import { builder } from './builder';
 
 interface UsageView {
   snapshot: UsageSnapshot;
+  /** What the guard enforces: plan, overrides and the tenant's caps. */
   limits: PlanLimits;
+  /** Plan merged with platform overrides, before the tenant's caps. */
+  plan: PlanLimits;
+  caps: SpendCaps;
 }
+
+interface SpendCapsView {
+  caps: SpendCaps;
+  plan: PlanLimits;
+}
+
+const capsView = (config: Config, tenant: TenantRow): SpendCapsView => ({ caps: spendCapsOf(tenant), plan: planLimitsOf(config.plans, tenant) });
 
 /** Start of the month after `period` (YYYY-MM), when the monthly counters reset. */
 function resetsAt(period: string): string {
@@ -35,9 +50,17 @@ export const Usage = builder.objectRef<UsageView>('Usage').implement({
     askLimit: t.int({ nullable: true, resolve: (u) => u.limits.monthlyAsks }),
     embeddingTokens: t.int({ resolve: (u) => u.snapshot.embeddingTokens }),
     embeddingTokenLimit: t.int({ nullable: true, resolve: (u) => u.limits.monthlyEmbeddingTokens }),
-    promptTokens: t.int({ resolve: (u) => u.snapshot.promptTokens }),
+    promptTokens: t.int({
+      description: "Tokens sent to the chat model this month: the provider's count, or an estimate (about 4 characters a token) for the offline extractive answers.",
+      resolve: (u) => u.snapshot.promptTokens,
+    }),
+    promptTokenLimit: t.int({ nullable: true, description: 'What the guard enforces: the plan limit, lowered to promptTokenCap if set.', resolve: (u) => u.limits.monthlyPromptTokens }),
+    promptTokenCap: t.int({ nullable: true, description: "The tenant's own cap (setSpendCaps); null: none.", resolve: (u) => u.caps.monthlyPromptTokens ?? null }),
+    planPromptTokenLimit: t.int({ nullable: true, description: 'The plan limit (with platform overrides), before the cap; null = unlimited.', resolve: (u) => u.plan.monthlyPromptTokens }),
     completionTokens: t.int({ resolve: (u) => u.snapshot.completionTokens }),
-    completionTokenLimit: t.int({ nullable: true, resolve: (u) => u.limits.monthlyCompletionTokens }),
+    completionTokenLimit: t.int({ nullable: true, description: 'What the guard enforces: the plan limit, lowered to completionTokenCap if set.', resolve: (u) => u.limits.monthlyCompletionTokens }),
+    completionTokenCap: t.int({ nullable: true, description: "The tenant's own cap (setSpendCaps); null: none.", resolve: (u) => u.caps.monthlyCompletionTokens ?? null }),
+    planCompletionTokenLimit: t.int({ nullable: true, description: 'The plan limit (with platform overrides), before the cap; null = unlimited.', resolve: (u) => u.plan.monthlyCompletionTokens }),
     documents: t.int({ resolve: (u) => u.snapshot.documents }),
     documentLimit: t.int({ nullable: true, resolve: (u) => u.limits.documents }),
     agentLimit: t.int({ nullable: true, description: 'Agents the plan allows (null = unlimited).', resolve: (u) => u.limits.agents }),
@@ -62,7 +85,7 @@ builder.queryFields((t) => ({
       // A credential restricted to collections counts only what it can see: the tenant's
       // totals would tell it how much lies outside its boundary (docs/agents.md).
       if (scope.allowedCollections !== null) Object.assign(snapshot, await scope.documents.totals());
-      return { snapshot, limits: app.limits! };
+      return { snapshot, limits: app.limits!, ...capsView(app.config, scope.tenant) };
     },
   }),
   tenantUsage: t.field({
@@ -73,7 +96,42 @@ builder.queryFields((t) => ({
       const app = requirePlatformAdmin(ctx);
       const tenant = await app.platform.tenantById(String(tenantId));
       if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
-      return { snapshot: await app.services.guards.forTenant(tenant.id).usage(), limits: effectiveLimits(app.config, tenant) };
+      return { snapshot: await app.services.guards.forTenant(tenant.id).usage(), limits: effectiveLimits(app.config, tenant), ...capsView(app.config, tenant) };
+    },
+  }),
+}));
+
+const SpendCapsType = builder.objectRef<SpendCapsView>('SpendCaps').implement({
+  description: "The tenant's monthly token caps and the plan limits they stay within (null cap: none; null plan limit: unlimited).",
+  fields: (t) => ({
+    monthlyPromptTokens: t.int({ nullable: true, resolve: (v) => v.caps.monthlyPromptTokens ?? null }),
+    monthlyCompletionTokens: t.int({ nullable: true, resolve: (v) => v.caps.monthlyCompletionTokens ?? null }),
+    planMonthlyPromptTokens: t.int({ nullable: true, resolve: (v) => v.plan.monthlyPromptTokens }),
+    planMonthlyCompletionTokens: t.int({ nullable: true, resolve: (v) => v.plan.monthlyCompletionTokens }),
+  }),
+});
+
+const SpendCapsInput = builder.inputType('SpendCapsInput', {
+  description: 'Monthly token caps, each at most the plan limit. Omit a field to keep its cap; null removes it.',
+  fields: (t) => ({
+    monthlyPromptTokens: t.int({ required: false }),
+    monthlyCompletionTokens: t.int({ required: false }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  setSpendCaps: t.field({
+    type: SpendCapsType,
+    description: 'Caps what the tenant spends on chat tokens a month, below its plan (owner/admin). Enforced from the next request on.',
+    args: { input: t.arg({ type: SpendCapsInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const scope = allow(ctx, 'admin', 'admin');
+      const { config } = ctx.app;
+      const next = applySpendCaps(spendCapsOf(scope.tenant), input, planLimitsOf(config.plans, scope.tenant));
+      // The caps are part of the guard's admission record (its limits): bracket the write.
+      const guard = ctx.app.guard ?? ctx.app.services.guards.forTenant(scope.tenantId);
+      const row = await changeAdmission(guard, () => scope.settings.update({ spendCaps: Object.keys(next).length ? next : null }));
+      return capsView(config, row);
     },
   }),
 }));

@@ -18,6 +18,8 @@ export interface TenantSettings {
   searchMaxChunksPerDocument?: number | null;
   /** Rerank search and ask candidates when RERANK_URL is configured; null: off. */
   rerank?: boolean | null;
+  /** The tenant's own monthly token caps, at most its plan's (setSpendCaps; src/objects/admission-rules.ts). */
+  spendCaps?: { monthlyPromptTokens?: number; monthlyCompletionTokens?: number } | null;
 }
 
 /** A change to the settings: an absent (undefined) key keeps its value, null resets it to its default. */

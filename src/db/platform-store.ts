@@ -60,12 +60,13 @@ export class PlatformStore {
     return (await this.db.select().from(tenants).where(eq(tenants.slug, slug.toLowerCase())).get()) ?? null;
   }
 
+  /** The tenant a verified custom domain names (pending and failed domains name none). */
   async tenantByDomain(domain: string): Promise<TenantRow | null> {
     const row = await this.db
       .select({ tenant: tenants })
       .from(tenantDomains)
       .innerJoin(tenants, eq(tenants.id, tenantDomains.tenantId))
-      .where(eq(tenantDomains.domain, domain.toLowerCase()))
+      .where(and(eq(tenantDomains.domain, domain.toLowerCase()), eq(tenantDomains.status, 'verified')))
       .get();
     return row?.tenant ?? null;
   }
@@ -81,7 +82,11 @@ export class PlatformStore {
   }
 
   async tenantIdByDomain(domain: string): Promise<string | null> {
-    const row = await this.db.select({ id: tenantDomains.tenantId }).from(tenantDomains).where(eq(tenantDomains.domain, domain.toLowerCase())).get();
+    const row = await this.db
+      .select({ id: tenantDomains.tenantId })
+      .from(tenantDomains)
+      .where(and(eq(tenantDomains.domain, domain.toLowerCase()), eq(tenantDomains.status, 'verified')))
+      .get();
     return row?.id ?? null;
   }
 

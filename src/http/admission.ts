@@ -21,7 +21,7 @@ import type { TenantRow } from '../db/schema';
 import type { Config, PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
-import { judgeKey, judgeTenant, limitsOf } from '../objects/admission-rules';
+import { judgeKey, judgeMember, judgeTenant, limitsOf } from '../objects/admission-rules';
 import type { AdmitResult, GateCredential, GuardClient, UsageSnapshot } from '../objects/guard-types';
 import { corsHeaders, isAllowedOrigin } from './cors';
 import { tenantFromHost, type HostTenant } from './host';
@@ -105,17 +105,23 @@ export async function admit(request: Request, bytes: Uint8Array, deps: Admission
     let usage: UsageSnapshot | null = null;
     if (guard) {
       const gate = await guard.gate({ credential, domain, weight });
-      if (!gate.ok) throw new AppError(gate.code, gate.message);
+      if (!gate.ok) throw new AppError(gate.code, gate.message, gate.reason ? { reason: gate.reason } : {});
       ({ tenant, key, limits } = gate);
       admission = gate.admission;
       usage = gate.usage;
       headers = { ...corsFor(request, deps.config, tenant), ...rateLimitHeaders(admission) };
       if (!admission.allowed) throw refusal(admission);
     } else {
-      const direct = await loadAdmissionDirect(deps.db, tenantId, identity.kind === 'apiKey' ? identity.keyId : null);
+      const member = credential.kind === 'user' && credential.track ? credential.userId : null;
+      const direct = await loadAdmissionDirect(deps.db, tenantId, identity.kind === 'apiKey' ? identity.keyId : null, member);
       const now = Date.now();
-      const denied = (identity.kind === 'apiKey' ? judgeKey(direct.key, tenantId, now) : null) ?? judgeTenant(direct.record, domain, now);
-      if (denied || !direct.record) throw new AppError(denied?.code ?? 'UNAUTHENTICATED', denied?.message ?? 'The credential names no known tenant');
+      const denied =
+        (identity.kind === 'apiKey' ? judgeKey(direct.key, tenantId, now) : null) ??
+        judgeTenant(direct.record, domain, now) ??
+        (member && direct.record ? judgeMember(direct.record, member) : null);
+      if (denied || !direct.record) {
+        throw new AppError(denied?.code ?? 'UNAUTHENTICATED', denied?.message ?? 'The credential names no known tenant', denied?.reason ? { reason: denied.reason } : {});
+      }
       tenant = direct.record.tenant;
       key = direct.key;
       limits = limitsOf(deps.config.plans, tenant);
@@ -141,7 +147,15 @@ async function resolveTenantId(
   const platformAdmin = identity.kind === 'jwt' && identity.principal.platformAdmin;
   let domain: string | null = null;
   if (host.kind !== 'none') {
-    const hostTenantId = await hostTenant(host, deps);
+    const cached = host.kind === 'domain' && deps.directory.cachedDomain(host.domain);
+    let hostTenantId = await hostTenant(host, deps);
+    if (cached && tenantId && hostTenantId !== tenantId) {
+      // The isolate's answer for a domain can be stale: the domain was removed and verified by
+      // another tenant since, or verified after this isolate saw it unknown. One fresh lookup
+      // (paid for with pre-auth, like any miss) decides; the guard then checks it again.
+      deps.directory.forgetDomain(host.domain);
+      hostTenantId = await hostTenant(host, deps);
+    }
     if (host.kind === 'domain' && !hostTenantId && !tenantId) {
       // An unregistered custom host with a tenantless (platform) credential.
       return { tenantId: null, domain: null };

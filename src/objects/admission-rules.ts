@@ -34,6 +34,18 @@ export function judgeTenant(record: AdmissionRecord | null, domain: string | nul
   return null;
 }
 
+/**
+ * A member credential (a JWT whose token names this tenant) of a user an owner or admin
+ * removed is refused with FORBIDDEN: the token is valid and the user is known (so not
+ * UNAUTHENTICATED, which would send a client to fetch a new token that fails the same way),
+ * they are just no longer admitted here. Platform operators visiting without a tenant claim
+ * are not members and are not judged here.
+ */
+export function judgeMember(record: AdmissionRecord, userId: string): GateDenial | null {
+  if (record.removedUsers.has(userId)) return { code: 'FORBIDDEN', message: 'This user has been removed from this tenant', reason: 'MEMBER_REMOVED' };
+  return null;
+}
+
 /** The monthly token quotas a tenant may cap below its plan's (DESIGN §14 "spend caps"). */
 export const SPEND_CAP_FIELDS = ['monthlyPromptTokens', 'monthlyCompletionTokens'] as const;
 export type SpendCapField = (typeof SPEND_CAP_FIELDS)[number];

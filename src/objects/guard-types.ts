@@ -191,7 +191,10 @@ export type GateCredential =
       kind: 'user';
       userId: string;
       role: Role;
-      /** Record the user in `members` (false for a platform admin visiting a tenant). */
+      /**
+       * A member credential (the token names this tenant): recorded in `members` and subject to
+       * member removal. False for a platform admin visiting a tenant without a tenant claim.
+       */
       track: boolean;
     }
   | { kind: 'apiKey'; keyId: string };
@@ -209,6 +212,8 @@ export interface GateRequest {
 export interface GateDenial {
   code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'TENANT_SUSPENDED';
   message: string;
+  /** `extensions.reason` for the client, where one code covers several causes (MEMBER_REMOVED). */
+  reason?: string;
 }
 
 export type GateResult =

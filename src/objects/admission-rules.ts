@@ -18,13 +18,13 @@ export function judgeKey(grant: KeyGrant | null, tenantId: string, now: number):
 }
 
 /**
- * The tenant may act: it exists, still owns the custom domain the request came on (if
- * any), is neither suspended nor cancelled, and its trial (if any) has not ended.
+ * The tenant may act: it exists, still has the custom domain the request came on (if any)
+ * verified, is neither suspended nor cancelled, and its trial (if any) has not ended.
  */
 export function judgeTenant(record: AdmissionRecord | null, domain: string | null, now: number): GateDenial | null {
   if (!record) return { code: 'UNAUTHENTICATED', message: 'The credential names no known tenant' };
   if (domain && !record.domains.includes(domain)) {
-    return { code: 'FORBIDDEN', message: 'This credential does not belong to this tenant host' };
+    return { code: 'FORBIDDEN', message: 'This credential does not belong to this tenant host', staleDomain: true };
   }
   const t = record.tenant;
   if (t.status === 'suspended' || t.status === 'cancelled') return { code: 'TENANT_SUSPENDED', message: `Tenant is ${t.status}` };

@@ -214,6 +214,11 @@ export interface GateDenial {
   message: string;
   /** `extensions.reason` for the client, where one code covers several causes (MEMBER_REMOVED). */
   reason?: string;
+  /**
+   * The request came on a custom domain the tenant does not have (any more): the isolate's
+   * host mapping was stale. The pipeline resolves the host again before refusing.
+   */
+  staleDomain?: boolean;
 }
 
 export type GateResult =

@@ -158,8 +158,12 @@ export interface GuardClient {
    */
   beginChange(): Promise<string>;
   commitChange(token: string): Promise<void>;
-  /** The tenant's allowed CORS origins as the guard's record holds them (preflights). */
-  allowedOrigins(): Promise<string[]>;
+  /**
+   * The tenant's allowed CORS origins as the guard's record holds them (preflights). With
+   * `domain` (the preflight came on a custom domain): null when the tenant does not have it
+   * verified (the isolate's host mapping was stale).
+   */
+  allowedOrigins(domain?: string | null): Promise<string[] | null>;
   /** Writes coalesced bookkeeping (members last seen, keys last used) to D1 now. */
   flushActivity(): Promise<void>;
 }

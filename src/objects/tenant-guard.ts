@@ -502,10 +502,14 @@ export class TenantGuard extends DurableObject<Env> {
     this.invalidate();
   }
 
-  /** The tenant's allowed CORS origins (tenant settings), for preflights; [] for an unknown tenant. */
-  async allowedOrigins(tenantId: string): Promise<string[]> {
+  /**
+   * The tenant's allowed CORS origins (tenant settings), for preflights; [] for an unknown
+   * tenant; null when `domain` is given and the tenant does not have it verified.
+   */
+  async allowedOrigins(tenantId: string, domain?: string | null): Promise<string[] | null> {
     this.bind(tenantId);
     const { record } = await this.admissionRecord();
+    if (record && domain && !record.domains.includes(domain)) return null;
     return record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
   }
 

@@ -4,7 +4,7 @@
  * routing by verified domains only, removal on the next request with warm isolate caches,
  * one tenant per domain under concurrency, and BAD_USER_INPUT naming the field.
  */
-import { env } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { directory, resetIsolateDirectory } from '../../src/auth/directory';
 import type { PlatformStore } from '../../src/db/platform-store';
@@ -251,6 +251,33 @@ describe('one tenant per domain', () => {
       { tenant_id: a.id, action: 'domain.add' }, { tenant_id: a.id, action: 'domain.verify' }, { tenant_id: a.id, action: 'domain.remove' },
       { tenant_id: b.id, action: 'domain.add' }, { tenant_id: b.id, action: 'domain.verify' },
     ]);
+  });
+});
+
+describe('CORS preflights on a custom domain', () => {
+  it("follow the domain's tenant, also in an isolate that still maps it to the previous one", async () => {
+    const [a, b] = await twoTenants();
+    const domain = fresh();
+    const origins = { a: 'https://app-a.customer.example', b: 'https://app-b.customer.example' };
+    for (const [t, o] of [[a, origins.a], [b, origins.b]] as const) {
+      data(await gql('mutation($o: [String!]) { updateTenantSettings(input: { allowedOrigins: $o }) { id } }', { o: [o] }, { token: t.token }));
+    }
+    const preflight = (origin: string) =>
+      SELF.fetch(`http://${domain}/graphql`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } }).then((r) => r.status);
+    publish(doh, data(await gql(ADD, { d: domain }, { token: a.token })).addDomain.verificationRecord);
+    data(await gql(VERIFY, { d: domain }, { token: a.token }));
+    expect(await preflight(origins.a)).toBe(204);
+    expect(await preflight(origins.b)).toBe(403);
+
+    data(await gql(REMOVE, { d: domain }, { token: a.token }));
+    publish(doh, data(await gql(ADD, { d: domain }, { token: b.token })).addDomain.verificationRecord);
+    data(await gql(VERIFY, { d: domain }, { token: b.token }));
+    for (const stale of [true, false]) {
+      if (stale) await staleEntry(domain, a.id);
+      else resetIsolateDirectory();
+      expect(await preflight(origins.b)).toBe(204);
+      expect(await preflight(origins.a)).toBe(403);
+    }
   });
 });
 

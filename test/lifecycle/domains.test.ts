@@ -4,10 +4,11 @@
  * routing by verified domains only, removal on the next request with warm isolate caches,
  * one tenant per domain under concurrency, and BAD_USER_INPUT naming the field.
  */
-import { env, SELF } from 'cloudflare:test';
+import { applyD1Migrations, env, SELF } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { directory, resetIsolateDirectory } from '../../src/auth/directory';
-import type { PlatformStore } from '../../src/db/platform-store';
+import { databaseFor } from '../../src/db/client';
+import { PlatformStore } from '../../src/db/platform-store';
 import { loadConfig } from '../../src/env';
 import { codeOf, createApiKey, createTenant, gql, signToken, twoTenants, type GqlResult } from '../helpers';
 import { workerWith } from '../foundation/worker-with';
@@ -295,6 +296,17 @@ describe('who may manage domains', () => {
     expect(data(await gql(ADD, { d: fresh() }, { token: admin.secret })).addDomain.status).toBe('PENDING');
     expect(data(await gql(ADD, { d: fresh() }, { token: await t.tokenFor('owner') })).addDomain.status).toBe('PENDING');
     expect(codeOf(await gql(DOMAINS, {}))).toBe('UNAUTHENTICATED');
+  });
+
+  it('migration 0014 keeps the domains registered before it: verified, with a token, still routing', async () => {
+    const db = env.STEPWISE_DB;
+    await applyD1Migrations(db, env.TEST_MIGRATIONS.filter((m) => m.name < '0014'));
+    await db.prepare("INSERT INTO tenants (id, slug, name) VALUES ('t-old', 'old', 'Old')").run();
+    await db.prepare("INSERT INTO tenant_domains (domain, tenant_id, created_at) VALUES ('docs.old.example', 't-old', '2025-01-01T00:00:00.000Z')").run();
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    const row = await db.prepare("SELECT status, verification_token, verified_at FROM tenant_domains WHERE domain = 'docs.old.example'").first<Record<string, string>>();
+    expect(row).toEqual({ status: 'verified', verification_token: expect.stringMatching(/^[0-9a-f]{32}$/), verified_at: '2025-01-01T00:00:00.000Z' });
+    expect(await new PlatformStore(databaseFor(db)).tenantIdByDomain('docs.old.example')).toBe('t-old');
   });
 
   it('a hand-registered row (SQL, as before verification existed) is verified, routes and is listed', async () => {

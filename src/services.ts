@@ -75,7 +75,7 @@ function domainService(root: Root, session: TenantSession, guards: GuardDirector
     scope: session.scope,
     // The guard admission asks (also with GUARD_ENABLED=false: its record must not go stale).
     guard: session.guard ?? guards.forTenant(session.tenant.id),
-    resolver: config.domains.verifier === 'local' ? localTxtResolver(root.catalogue) : dohTxtResolver((input, init) => fetch(input, init), config.domains.resolverUrl),
+    resolver: config.domains.verifier === 'local' ? localTxtResolver(root.platform) : dohTxtResolver((input, init) => fetch(input, init), config.domains.resolverUrl),
     baseDomain: config.baseDomain,
     routingChanged: (domain) => directory.forgetDomain(domain),
   });

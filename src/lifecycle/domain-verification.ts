@@ -9,9 +9,7 @@
  *   table of the catalogue stands in for DNS, so a developer without internet (or without a
  *   domain) can walk through pending → verified / failed.
  */
-import { eq } from 'drizzle-orm';
-import type { Database } from '../db/client';
-import { localDnsRecords } from '../db/schema';
+import type { PlatformStore } from '../db/platform-store';
 import { readCapped } from '../lib/streams';
 
 /** The label the TXT record sits under. */
@@ -86,11 +84,11 @@ export function dohTxtResolver(fetcher: typeof fetch, resolverUrl: string): TxtR
 }
 
 /** The development stand-in: TXT records from the catalogue's `local_dns_records` table (no row: NXDOMAIN). */
-export function localTxtResolver(db: Database): TxtResolver {
+export function localTxtResolver(platform: Pick<PlatformStore, 'localTxtRecords'>): TxtResolver {
   return {
     async txt(name) {
-      const rows = await db.select({ value: localDnsRecords.value }).from(localDnsRecords).where(eq(localDnsRecords.name, name)).all();
-      return rows.length ? { kind: 'records', values: rows.map((r) => r.value) } : { kind: 'nxdomain' };
+      const values = await platform.localTxtRecords(name);
+      return values.length ? { kind: 'records', values } : { kind: 'nxdomain' };
     },
   };
 }

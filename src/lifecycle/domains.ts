@@ -74,7 +74,9 @@ export class DomainService {
     const domain = normaliseDomain(raw, this.deps.baseDomain);
     const row = await this.own(domain);
     if (row.status === 'verified') return row;
-    const token = row.verificationToken!;
+    // Only a row written by hand lacks a token; there is nothing to look for.
+    if (!row.verificationToken) throw new AppError('BAD_USER_INPUT', `${domain} has no verification token: remove it and add it again`, { field: 'domain' });
+    const token = row.verificationToken;
     let verdict;
     try {
       verdict = judgeAnswer(await this.deps.resolver.txt(`_edgerag-challenge.${domain}`), domain, token);

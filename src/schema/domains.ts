@@ -34,7 +34,9 @@ const Domain = builder.objectRef<DomainRow>('Domain').implement({
     status: t.field({ type: DomainStatusEnum, resolve: (d) => upper(d.status) }),
     verificationRecord: t.field({
       type: DomainVerificationRecord,
-      resolve: (d) => ({ name: challengeName(d.domain), value: challengeValue(d.verificationToken ?? '') }),
+      nullable: true,
+      description: 'null for a domain an operator registered by hand in SQL (verified without a token).',
+      resolve: (d) => (d.verificationToken ? { name: challengeName(d.domain), value: challengeValue(d.verificationToken) } : null),
     }),
     failureReason: t.exposeString('failureReason', { nullable: true }),
     createdAt: t.field({ type: 'DateTime', resolve: (d) => d.createdAt }),

@@ -314,7 +314,10 @@ describe('who may manage domains', () => {
     const domain = fresh();
     await env.DB.prepare('INSERT INTO tenant_domains (domain, tenant_id) VALUES (?, ?)').bind(domain, t.id).run();
     expect((await gql(VIEWER, {}, { token: t.token, host: domain })).status).toBe(200);
-    expect(data(await gql(DOMAINS, {}, { token: t.token })).domains).toEqual([expect.objectContaining({ domain, status: 'VERIFIED' })]);
+    expect(data(await gql(DOMAINS, {}, { token: t.token })).domains).toEqual([expect.objectContaining({ domain, status: 'VERIFIED', verificationRecord: null })]);
+    // Verifying it again changes nothing; removing it works as for any domain.
+    expect(data(await gql(VERIFY, { d: domain }, { token: t.token })).verifyDomain.status).toBe('VERIFIED');
+    expect(data(await gql(REMOVE, { d: domain }, { token: t.token })).removeDomain).toBe(true);
   });
 });
 

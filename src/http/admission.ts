@@ -174,10 +174,12 @@ async function resolveTenantId(
   if (host.kind !== 'none') {
     const cached = host.kind === 'domain' && deps.directory.cachedDomain(host.domain);
     let hostTenantId = await hostTenant(host, deps);
-    if (cached && tenantId && hostTenantId !== tenantId) {
-      // The isolate's answer for a domain can be stale: the domain was removed and verified by
-      // another tenant since, or verified after this isolate saw it unknown. One fresh lookup
-      // (paid for with pre-auth, like any miss) decides; the guard then checks it again.
+    if (cached && hostTenantId && tenantId && hostTenantId !== tenantId) {
+      // The isolate's tenant for a domain can be stale: the domain was removed and verified by
+      // the credential's tenant since. One fresh lookup (paid for with pre-auth, like any miss)
+      // decides; the guard then checks it again. Only a positive entry is looked up again: an
+      // unknown host with a credential acts in the credential's tenant, and must stay free
+      // (a domain verified elsewhere is unknown here for at most NEGATIVE_TTL_MS).
       deps.directory.forgetDomain(host.domain);
       hostTenantId = await hostTenant(host, deps);
     }

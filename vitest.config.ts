@@ -21,9 +21,13 @@ const worker = (overrides: Record<string, string> = {}) =>
         ...overrides,
       },
       // Databases no migration run touches: what `wrangler dev` sees before
-      // `wrangler d1 migrations apply DB --local`, and two that a test migrates in part
-      // (test/foundation/misconfiguration.test.ts).
-      d1Databases: { UNMIGRATED_DB: 'edgerag-unmigrated', PARTLY_MIGRATED_DB: 'edgerag-partly-migrated', BEHIND_DB: 'edgerag-behind' },
+      // `wrangler d1 migrations apply DB --local`, two that a test migrates in part
+      // (test/foundation/misconfiguration.test.ts), and one that a test migrates step by step
+      // around data written in between (test/lifecycle/domains.test.ts, migration 0014).
+      d1Databases: {
+        UNMIGRATED_DB: 'edgerag-unmigrated', PARTLY_MIGRATED_DB: 'edgerag-partly-migrated', BEHIND_DB: 'edgerag-behind',
+        STEPWISE_DB: 'edgerag-stepwise',
+      },
     },
   }));
 

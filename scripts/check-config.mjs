@@ -10,7 +10,7 @@ if (!section) {
   process.exit(1);
 }
 const vars = Object.fromEntries([...section[1].matchAll(/^([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
-const SAFE = { ENVIRONMENT: 'production', GRAPHIQL: 'false', INTROSPECTION: 'false' };
+const SAFE = { ENVIRONMENT: 'production', GRAPHIQL: 'false', INTROSPECTION: 'false', DOMAIN_VERIFIER: 'dns' };
 const problems = Object.entries(SAFE)
   .filter(([k, v]) => vars[k] !== v)
   .map(([k, v]) => `top-level [vars] ${k} must be "${v}" (got ${vars[k] === undefined ? 'nothing' : `"${vars[k]}"`}); put development values in .dev.vars.example`);

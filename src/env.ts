@@ -87,6 +87,11 @@ export interface Config {
   guardEnabled: boolean;
   /** URL ingestion where private hosts are refused (production): allowed ports, DNS-over-HTTPS resolver. */
   urlFetch: { ports: number[]; resolverUrl: string };
+  /**
+   * Custom domain verification (src/lifecycle/domain-verification.ts): `dns` asks the TXT record
+   * over DNS_RESOLVER_URL; `local` (development and tests only) reads the local_dns_records table.
+   */
+  domains: { verifier: 'dns' | 'local'; resolverUrl: string };
   /** PLACEMENTS: placement id → bindings (src/placement/config.ts). */
   placements: PlacementTable;
   /** Retrieval options of the deployment (docs/retrieval.md "Filters", "Reranking"). */
@@ -181,6 +186,12 @@ export function loadConfig(env: AppEnv): Config {
   const resolverUrl = env.DNS_RESOLVER_URL || DEFAULT_DNS_RESOLVER;
   // Plain-HTTP DNS answers could be forged on the way; the check would then be worth nothing.
   if (!/^https:\/\/[^/?#\s]+/.test(resolverUrl)) throw new ConfigError('DNS_RESOLVER_URL', `DNS_RESOLVER_URL must be an https:// URL (got "${env.DNS_RESOLVER_URL}")`);
+  const verifier = (env.DOMAIN_VERIFIER || 'dns') as Config['domains']['verifier'];
+  if (verifier !== 'dns' && verifier !== 'local') throw new ConfigError('DOMAIN_VERIFIER', `DOMAIN_VERIFIER must be dns or local (got "${env.DOMAIN_VERIFIER}")`);
+  // The stand-in verifies whatever a local table says: never where domains route real traffic.
+  if (verifier === 'local' && environment === 'production') {
+    throw new ConfigError('DOMAIN_VERIFIER', 'DOMAIN_VERIFIER=local is the development stand-in and is refused in production', 'set DOMAIN_VERIFIER = "dns" in wrangler.toml [vars] (local is for .dev.vars)');
+  }
   const metadataKeys = parseMetadataKeys(env.SEARCH_METADATA_KEYS);
   if (typeof metadataKeys === 'string') throw new ConfigError('SEARCH_METADATA_KEYS', `SEARCH_METADATA_KEYS: ${metadataKeys}`);
   const rerankUrl = env.RERANK_URL || null;
@@ -213,6 +224,7 @@ export function loadConfig(env: AppEnv): Config {
     plans: mergePlans(env.PLAN_LIMITS),
     guardEnabled: flag(env.GUARD_ENABLED, true),
     urlFetch: { ports: ports.map(Number), resolverUrl },
+    domains: { verifier, resolverUrl },
     placements: placementsOf(env, vectorBackend),
     search: {
       metadataKeys,

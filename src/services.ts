@@ -12,6 +12,9 @@ import { UsageHistoryStore } from './db/repositories/usage-history';
 import { createLogger } from './lib/log';
 import { UsageHistoryService } from './lifecycle/usage-history';
 import type { WebhookService } from './lifecycle/webhooks';
+import { directory } from './auth/directory';
+import { DomainService } from './lifecycle/domains';
+import { dohTxtResolver, localTxtResolver } from './lifecycle/domain-verification';
 import { guardDirectory } from './objects/guard-client';
 import type { GuardDirectory } from './objects/guard-types';
 import type { AgentService } from './rag/agents';
@@ -42,11 +45,15 @@ export interface Services {
   webhooks: WebhookService | null;
   /** Monthly usage history and the platform's usage report (the catalogue's usage aggregates). */
   usageHistory: UsageHistoryService;
+  /** addDomain / verifyDomain / removeDomain / domains; null on a tenantless request. */
+  domains: DomainService | null;
 }
 
 export function buildServices(root: Root, session: TenantSession | null): Services {
   const models = session?.services.models ?? tenantModels(root.env, root.config, null).models;
+  const guards = guardDirectory(root.env.TENANT_GUARD, root.log);
   return {
+    domains: session ? domainService(root, session, guards) : null,
     retriever: session?.services.retriever ?? null,
     ingestion: session?.services.ingestion ?? null,
     answers: session?.services.answers ?? null,
@@ -55,10 +62,23 @@ export function buildServices(root: Root, session: TenantSession | null): Servic
     webhooks: session?.services.webhooks ?? null,
     models,
     chatModels: models,
-    guards: guardDirectory(root.env.TENANT_GUARD, root.log),
+    guards,
     // `usage` is a catalogue table (DESIGN §11): the global D1, whatever the tenant's placement.
     usageHistory: new UsageHistoryService(new UsageHistoryStore(root.catalogue)),
   };
+}
+
+/** Custom domains of the session's tenant, verified through DNS over HTTPS or the development stand-in (DOMAIN_VERIFIER). */
+function domainService(root: Root, session: TenantSession, guards: GuardDirectory): DomainService {
+  const { config } = root;
+  return new DomainService({
+    scope: session.scope,
+    // The guard admission asks (also with GUARD_ENABLED=false: its record must not go stale).
+    guard: session.guard ?? guards.forTenant(session.tenant.id),
+    resolver: config.domains.verifier === 'local' ? localTxtResolver(root.platform) : dohTxtResolver((input, init) => fetch(input, init), config.domains.resolverUrl),
+    baseDomain: config.baseDomain,
+    routingChanged: (domain) => directory.forgetDomain(domain),
+  });
 }
 
 /** The principal queue work acts as: the ingestion system, with a member's rights. */

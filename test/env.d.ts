@@ -6,5 +6,7 @@ declare namespace Cloudflare {
     UNMIGRATED_DB: D1Database;
     PARTLY_MIGRATED_DB: D1Database;
     BEHIND_DB: D1Database;
+    /** Migrated by a test in steps, with data written between them. */
+    STEPWISE_DB: D1Database;
   }
 }

@@ -6,7 +6,9 @@
  * D1 again. Everything that does change (status, plan, limits, origins, a key's scopes,
  * expiry, revocation, whether a domain still names the tenant) is answered by the tenant's
  * TenantGuard, which is authoritative: a stale entry here can send a request to the right
- * guard only, never admit it.
+ * guard only, never admit it. A domain can change hands (removed, then verified by another
+ * tenant): an answer that disagrees with the credential is looked up once more
+ * (src/http/admission.ts), so the new owner is not refused by an old entry.
  *
  * Unknown names are remembered briefly (NEGATIVE_TTL_MS), so a flood of random keys or
  * guessed subdomains costs D1 one lookup per name per isolate per window; the pre-auth
@@ -92,6 +94,14 @@ export class Directory {
 
   tenantIdOfDomain(platform: PlatformStore, domain: string): Promise<string | null> {
     return this.lookup(this.domains, `d:${domain}`, domain, () => platform.tenantIdByDomain(domain));
+  }
+
+  /**
+   * Drops what this isolate knows about a domain (a verification or removal made here, or an
+   * answer that disagrees with the credential): the next request asks D1.
+   */
+  forgetDomain(domain: string): void {
+    this.domains.forget(domain);
   }
 
   /** A tenant created by this isolate must not stay "unknown" here for the negative window. */

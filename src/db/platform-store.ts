@@ -11,7 +11,7 @@ import { newId, nowIso } from '../lib/ids';
 import { checkedText, INPUT_LIMITS } from '../lib/input';
 import { decodeCursor, type Page } from '../lib/pagination';
 import type { Database } from './client';
-import { apiKeys, auditLog, tenantDatabases, tenantDomains, tenants, type ApiKeyRow, type TenantDatabaseRow, type TenantRow } from './schema';
+import { apiKeys, auditLog, localDnsRecords, tenantDatabases, tenantDomains, tenants, type ApiKeyRow, type TenantDatabaseRow, type TenantRow } from './schema';
 
 export type TenantStatus = TenantRow['status'];
 export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -60,12 +60,13 @@ export class PlatformStore {
     return (await this.db.select().from(tenants).where(eq(tenants.slug, slug.toLowerCase())).get()) ?? null;
   }
 
+  /** The tenant a verified custom domain names (pending and failed domains name none). */
   async tenantByDomain(domain: string): Promise<TenantRow | null> {
     const row = await this.db
       .select({ tenant: tenants })
       .from(tenantDomains)
       .innerJoin(tenants, eq(tenants.id, tenantDomains.tenantId))
-      .where(eq(tenantDomains.domain, domain.toLowerCase()))
+      .where(and(eq(tenantDomains.domain, domain.toLowerCase()), eq(tenantDomains.status, 'verified')))
       .get();
     return row?.tenant ?? null;
   }
@@ -81,8 +82,18 @@ export class PlatformStore {
   }
 
   async tenantIdByDomain(domain: string): Promise<string | null> {
-    const row = await this.db.select({ id: tenantDomains.tenantId }).from(tenantDomains).where(eq(tenantDomains.domain, domain.toLowerCase())).get();
+    const row = await this.db
+      .select({ id: tenantDomains.tenantId })
+      .from(tenantDomains)
+      .where(and(eq(tenantDomains.domain, domain.toLowerCase()), eq(tenantDomains.status, 'verified')))
+      .get();
     return row?.id ?? null;
+  }
+
+  /** TXT values of the development DNS stand-in (DOMAIN_VERIFIER=local, src/lifecycle/domain-verification.ts). */
+  async localTxtRecords(name: string): Promise<string[]> {
+    const rows = await this.db.select({ value: localDnsRecords.value }).from(localDnsRecords).where(eq(localDnsRecords.name, name)).all();
+    return rows.map((r) => r.value);
   }
 
   /** The immutable part of a key: which key, whose, and the hash its secret must match. */

@@ -32,12 +32,52 @@ export const tenants = sqliteTable('tenants', {
   trialEndsAt: text('trial_ends_at'),
 });
 
-/** Custom domains that name a tenant (besides `<slug>.<BASE_DOMAIN>`). */
+/**
+ * Custom domains that name a tenant (besides `<slug>.<BASE_DOMAIN>`). The primary key makes a
+ * domain one tenant's at most. Only `verified` rows route (migration 0014; a row inserted by
+ * hand defaults to verified, addDomain writes `pending`).
+ */
 export const tenantDomains = sqliteTable('tenant_domains', {
   domain: text('domain').primaryKey(),
   tenantId: text('tenant_id').notNull(),
   createdAt: text('created_at').notNull().default(now),
+  status: text('status', { enum: ['pending', 'verified', 'failed'] }).notNull().default('verified'),
+  /** The TXT token the tenant publishes at `_edgerag-challenge.<domain>`. */
+  verificationToken: text('verification_token'),
+  verifiedAt: text('verified_at'),
+  /** Last DNS check (verifyDomain), whatever its outcome. */
+  checkedAt: text('checked_at'),
+  /** Why the last check failed (status `failed`). */
+  failureReason: text('failure_reason'),
+  createdBy: text('created_by'),
 });
+
+/**
+ * Users an owner or admin removed from a tenant (migration 0014): their tokens are refused in
+ * this tenant while the row exists. Apart from memberships so that erasure does not lift it.
+ */
+export const memberRemovals = sqliteTable(
+  'member_removals',
+  {
+    tenantId: text('tenant_id').notNull(),
+    userId: text('user_id').notNull(),
+    /** The membership's role when the user was removed. */
+    role: text('role', { enum: ['owner', 'admin', 'member', 'viewer'] }).notNull(),
+    removedAt: text('removed_at').notNull().default(now),
+    removedBy: text('removed_by').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId] })],
+);
+
+/** Development stand-in for DNS TXT records (DOMAIN_VERIFIER=local; never read in production). */
+export const localDnsRecords = sqliteTable(
+  'local_dns_records',
+  {
+    name: text('name').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.value] })],
+);
 
 /**
  * Legacy global profiles keyed by JWT `sub` alone (one tenant's "hank" is not another's).
@@ -344,6 +384,8 @@ export type MessageRow = typeof messages.$inferSelect;
 export type UsageRow = typeof usage.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
+export type TenantDomainRow = typeof tenantDomains.$inferSelect;
+export type MemberRemovalRow = typeof memberRemovals.$inferSelect;
 export type AgentRow = typeof agents.$inferSelect;
 export type ModelProviderRow = typeof tenantModelProviders.$inferSelect;
 export type WebhookRow = typeof tenantWebhooks.$inferSelect;

@@ -6,7 +6,7 @@
  *
  * Two handles (DESIGN §11): `db`, the tenant's placement database (collections, documents,
  * chunks, conversations, messages and their audit rows), and `catalogue`, the global
- * database (the tenant row and its settings, API keys, memberships). For a `shared` tenant
+ * database (the tenant row and its settings, API keys, memberships, domains). For a `shared` tenant
  * both are DB. Which database a repository uses is fixed here, never chosen by a caller.
  */
 import { getTableColumns, is, SQL, sql } from 'drizzle-orm';
@@ -22,6 +22,7 @@ import { ChunksRepo } from './repositories/chunks';
 import { CollectionsRepo } from './repositories/collections';
 import { ConversationsRepo } from './repositories/conversations';
 import { DocumentsRepo } from './repositories/documents';
+import { DomainsRepo } from './repositories/domains';
 import { ErasureRepo } from './repositories/erasure';
 import { ChatUsageRepo } from './repositories/chat-usage';
 import { MembersRepo } from './repositories/members';
@@ -57,6 +58,8 @@ export class TenantScope {
   readonly erasure: ErasureRepo;
   /** Asks and tokens per person / API key, from stored messages (issue 15). */
   readonly chatUsage: ChatUsageRepo;
+  /** Custom domains (catalogue), issue 15. */
+  readonly domains: DomainsRepo;
   /**
    * Collections the principal may reach (null = all of the tenant's). Every repository that
    * reads collections, documents or chunks applies it in SQL (src/db/repositories/restriction.ts).
@@ -87,6 +90,7 @@ export class TenantScope {
     this.agents = new AgentsRepo(this);
     this.erasure = new ErasureRepo(this);
     this.chatUsage = new ChatUsageRepo(this);
+    this.domains = new DomainsRepo(this);
     this.allowedCollections = principal.collectionIds;
     this.allowedAgents = principal.agentIds;
   }

@@ -21,8 +21,8 @@ import type { TenantRow } from '../db/schema';
 import type { Config, PlanLimits } from '../env';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/log';
-import { judgeKey, judgeTenant, limitsOf } from '../objects/admission-rules';
-import type { AdmitResult, GateCredential, GuardClient, UsageSnapshot } from '../objects/guard-types';
+import { judgeKey, judgeMember, judgeTenant, limitsOf } from '../objects/admission-rules';
+import type { AdmitResult, GateCredential, GateDenial, GuardClient, UsageSnapshot } from '../objects/guard-types';
 import { corsHeaders, isAllowedOrigin } from './cors';
 import { tenantFromHost, type HostTenant } from './host';
 import { operationWeight } from './operation-weight';
@@ -78,48 +78,49 @@ export async function admit(request: Request, bytes: Uint8Array, deps: Admission
   try {
     const identity = await identify(request, deps);
     const host = tenantFromHost(request.headers.get('host') ?? new URL(request.url).host, deps.config.baseDomain);
-    const { tenantId, domain } = await resolveTenantId(identity, host, deps);
+    let { tenantId, domain } = await resolveTenantId(identity, host, deps);
     const weight = await operationWeight(request, bytes);
 
-    if (!tenantId) {
-      // A platform admin on the bare domain (resolveTenantId allows nothing else here).
-      const principal = (identity as Extract<Identity, { kind: 'jwt' }>).principal;
-      const guard = deps.guardFor?.(PLATFORM_GUARD) ?? null;
-      headers = corsFor(request, deps.config, null);
-      if (guard) {
-        admission = await guard.admit({ limits: deps.config.plans.enterprise, userId: principal.userId, weight });
-        headers = { ...headers, ...rateLimitHeaders(admission) };
-        if (!admission.allowed) throw refusal(admission);
-      }
-      return { principal, tenant: null, limits: null, guard, admission, usage: null, headers };
-    }
-
-    const credential: GateCredential =
-      identity.kind === 'apiKey'
-        ? { kind: 'apiKey', keyId: identity.keyId }
-        : { kind: 'user', userId: identity.principal.userId!, role: identity.principal.role, track: !!identity.principal.tenantRef };
-    const guard = deps.guardFor?.(tenantId) ?? null;
     let tenant: TenantRow;
     let key: KeyGrant | null;
     let limits: PlanLimits;
     let usage: UsageSnapshot | null = null;
-    if (guard) {
-      const gate = await guard.gate({ credential, domain, weight });
-      if (!gate.ok) throw new AppError(gate.code, gate.message);
-      ({ tenant, key, limits } = gate);
-      admission = gate.admission;
-      usage = gate.usage;
-      headers = { ...corsFor(request, deps.config, tenant), ...rateLimitHeaders(admission) };
-      if (!admission.allowed) throw refusal(admission);
-    } else {
-      const direct = await loadAdmissionDirect(deps.db, tenantId, identity.kind === 'apiKey' ? identity.keyId : null);
-      const now = Date.now();
-      const denied = (identity.kind === 'apiKey' ? judgeKey(direct.key, tenantId, now) : null) ?? judgeTenant(direct.record, domain, now);
-      if (denied || !direct.record) throw new AppError(denied?.code ?? 'UNAUTHENTICATED', denied?.message ?? 'The credential names no known tenant');
-      tenant = direct.record.tenant;
-      key = direct.key;
-      limits = limitsOf(deps.config.plans, tenant);
-      headers = corsFor(request, deps.config, tenant);
+    let guard: GuardClient | null;
+    for (let attempt = 0; ; attempt++) {
+      if (!tenantId) {
+        // A platform admin on the bare domain (resolveTenantId allows nothing else here).
+        const principal = (identity as Extract<Identity, { kind: 'jwt' }>).principal;
+        guard = deps.guardFor?.(PLATFORM_GUARD) ?? null;
+        headers = corsFor(request, deps.config, null);
+        if (guard) {
+          admission = await guard.admit({ limits: deps.config.plans.enterprise, userId: principal.userId, weight });
+          headers = { ...headers, ...rateLimitHeaders(admission) };
+          if (!admission.allowed) throw refusal(admission);
+        }
+        return { principal, tenant: null, limits: null, guard, admission, usage: null, headers };
+      }
+      const decided = await decide(identity, tenantId, domain, weight, deps);
+      if (!decided.ok) {
+        // The isolate mapped the host to a tenant that no longer has the domain (removed, or
+        // moved to another tenant): forget the entry and resolve the host once more from D1,
+        // so every isolate answers what a fresh one would. Nothing was counted by the refusal.
+        if (decided.staleDomain && attempt === 0 && host.kind === 'domain') {
+          deps.directory.forgetDomain(host.domain);
+          ({ tenantId, domain } = await resolveTenantId(identity, host, deps));
+          continue;
+        }
+        throw new AppError(decided.code, decided.message, decided.reason ? { reason: decided.reason } : {});
+      }
+      ({ tenant, key, limits, guard } = decided);
+      if (decided.admission) {
+        admission = decided.admission;
+        usage = decided.usage;
+        headers = { ...corsFor(request, deps.config, tenant), ...rateLimitHeaders(admission) };
+        if (!admission.allowed) throw refusal(admission);
+      } else {
+        headers = corsFor(request, deps.config, tenant);
+      }
+      break;
     }
     const principal = identity.kind === 'apiKey' ? keyPrincipal(key!) : identity.principal;
     return { principal, tenant, limits, guard, admission, usage, headers };
@@ -127,6 +128,36 @@ export async function admit(request: Request, bytes: Uint8Array, deps: Admission
     if (err instanceof AppError) throw new Refusal(err, headers, admission);
     throw err;
   }
+}
+
+type Decision =
+  | { ok: true; tenant: TenantRow; key: KeyGrant | null; limits: PlanLimits; guard: GuardClient | null; admission: AdmitResult | null; usage: UsageSnapshot | null }
+  | ({ ok: false } & GateDenial);
+
+/**
+ * The tenant's decision on the credential: the TenantGuard's gate (one call, no D1 once warm),
+ * or with the guard off the same rules on a record read from D1 in one batch.
+ */
+async function decide(identity: Identity, tenantId: string, domain: string | null, weight: number, deps: AdmissionDeps): Promise<Decision> {
+  const credential: GateCredential =
+    identity.kind === 'apiKey'
+      ? { kind: 'apiKey', keyId: identity.keyId }
+      : { kind: 'user', userId: identity.principal.userId!, role: identity.principal.role, track: !!identity.principal.tenantRef };
+  const guard = deps.guardFor?.(tenantId) ?? null;
+  if (guard) {
+    const gate = await guard.gate({ credential, domain, weight });
+    if (!gate.ok) return gate;
+    return { ok: true, tenant: gate.tenant, key: gate.key, limits: gate.limits, guard, admission: gate.admission, usage: gate.usage };
+  }
+  const member = credential.kind === 'user' && credential.track ? credential.userId : null;
+  const direct = await loadAdmissionDirect(deps.db, tenantId, identity.kind === 'apiKey' ? identity.keyId : null, member);
+  const now = Date.now();
+  const denied =
+    (identity.kind === 'apiKey' ? judgeKey(direct.key, tenantId, now) : null) ??
+    judgeTenant(direct.record, domain, now) ??
+    (member && direct.record ? judgeMember(direct.record, member) : null);
+  if (denied || !direct.record) return { ok: false, ...(denied ?? { code: 'UNAUTHENTICATED', message: 'The credential names no known tenant' }) };
+  return { ok: true, tenant: direct.record.tenant, key: direct.key, limits: limitsOf(deps.config.plans, direct.record.tenant), guard: null, admission: null, usage: null };
 }
 
 /**
@@ -141,7 +172,17 @@ async function resolveTenantId(
   const platformAdmin = identity.kind === 'jwt' && identity.principal.platformAdmin;
   let domain: string | null = null;
   if (host.kind !== 'none') {
-    const hostTenantId = await hostTenant(host, deps);
+    const cached = host.kind === 'domain' && deps.directory.cachedDomain(host.domain);
+    let hostTenantId = await hostTenant(host, deps);
+    if (cached && hostTenantId && tenantId && hostTenantId !== tenantId) {
+      // The isolate's tenant for a domain can be stale: the domain was removed and verified by
+      // the credential's tenant since. One fresh lookup (paid for with pre-auth, like any miss)
+      // decides; the guard then checks it again. Only a positive entry is looked up again: an
+      // unknown host with a credential acts in the credential's tenant, and must stay free
+      // (a domain verified elsewhere is unknown here for at most NEGATIVE_TTL_MS).
+      deps.directory.forgetDomain(host.domain);
+      hostTenantId = await hostTenant(host, deps);
+    }
     if (host.kind === 'domain' && !hostTenantId && !tenantId) {
       // An unregistered custom host with a tenantless (platform) credential.
       return { tenantId: null, domain: null };

@@ -105,14 +105,22 @@ async function preflight(request: Request, env: AppEnv, deps: AdmissionDeps): Pr
   const origin = request.headers.get('origin');
   const host = tenantFromHost(request.headers.get('host') ?? new URL(request.url).host, deps.config.baseDomain);
   let origins: string[] = [];
-  const tenantId = origin ? await hostTenant(host, deps) : null;
-  if (tenantId) {
-    if (deps.guardFor) origins = await deps.guardFor(tenantId).allowedOrigins();
-    else {
-      const { record } = await loadAdmissionDirect(deps.db, tenantId, null);
-      origins = record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
-    }
+  const domain = host.kind === 'domain' ? host.domain : null;
+  const originsOf = async (tenantId: string): Promise<string[] | null> => {
+    if (deps.guardFor) return deps.guardFor(tenantId).allowedOrigins(domain);
+    const { record } = await loadAdmissionDirect(deps.db, tenantId, null);
+    if (record && domain && !record.domains.includes(domain)) return null;
+    return record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
+  };
+  let tenantId = origin ? await hostTenant(host, deps) : null;
+  let found = tenantId ? await originsOf(tenantId) : [];
+  if (found === null && domain) {
+    // The isolate mapped the domain to a tenant that no longer has it: resolve it once more.
+    deps.directory.forgetDomain(domain);
+    tenantId = await hostTenant(host, deps);
+    found = tenantId ? await originsOf(tenantId) : [];
   }
+  origins = found ?? [];
   const allowed = !!origin && isAllowedOrigin(origin, deps.config.baseDomain, origins);
   return new Response(null, { status: allowed ? 204 : 403, headers: corsHeaders(origin, allowed) });
 }

@@ -18,19 +18,31 @@ export function judgeKey(grant: KeyGrant | null, tenantId: string, now: number):
 }
 
 /**
- * The tenant may act: it exists, still owns the custom domain the request came on (if
- * any), is neither suspended nor cancelled, and its trial (if any) has not ended.
+ * The tenant may act: it exists, still has the custom domain the request came on (if any)
+ * verified, is neither suspended nor cancelled, and its trial (if any) has not ended.
  */
 export function judgeTenant(record: AdmissionRecord | null, domain: string | null, now: number): GateDenial | null {
   if (!record) return { code: 'UNAUTHENTICATED', message: 'The credential names no known tenant' };
   if (domain && !record.domains.includes(domain)) {
-    return { code: 'FORBIDDEN', message: 'This credential does not belong to this tenant host' };
+    return { code: 'FORBIDDEN', message: 'This credential does not belong to this tenant host', staleDomain: true };
   }
   const t = record.tenant;
   if (t.status === 'suspended' || t.status === 'cancelled') return { code: 'TENANT_SUSPENDED', message: `Tenant is ${t.status}` };
   if (t.status === 'trial' && t.trialEndsAt && Date.parse(t.trialEndsAt) < now) {
     return { code: 'TENANT_SUSPENDED', message: 'Tenant trial has ended' };
   }
+  return null;
+}
+
+/**
+ * A member credential (a JWT whose token names this tenant) of a user an owner or admin
+ * removed is refused with FORBIDDEN: the token is valid and the user is known (so not
+ * UNAUTHENTICATED, which would send a client to fetch a new token that fails the same way),
+ * they are just no longer admitted here. Platform operators visiting without a tenant claim
+ * are not members and are not judged here.
+ */
+export function judgeMember(record: AdmissionRecord, userId: string): GateDenial | null {
+  if (record.removedUsers.has(userId)) return { code: 'FORBIDDEN', message: 'This user has been removed from this tenant', reason: 'MEMBER_REMOVED' };
   return null;
 }
 

@@ -120,7 +120,7 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
     // A retried begin leaves at most an extra pending token, which only makes admission read D1 until it expires.
     beginChange: () => call('beginChange', () => guard().beginChange(tenantId), true),
     commitChange: (token: string) => call('commitChange', () => guard().commitChange(tenantId, token), true),
-    allowedOrigins: () => call('allowedOrigins', () => guard().allowedOrigins(tenantId), true),
+    allowedOrigins: (domain?: string | null) => call('allowedOrigins', () => (domain ? guard().allowedOrigins(tenantId, domain) : guard().allowedOrigins(tenantId)), true),
     flushActivity: () => call('flushActivity', () => guard().flushActivity(tenantId), true),
   };
 }

@@ -158,8 +158,12 @@ export interface GuardClient {
    */
   beginChange(): Promise<string>;
   commitChange(token: string): Promise<void>;
-  /** The tenant's allowed CORS origins as the guard's record holds them (preflights). */
-  allowedOrigins(): Promise<string[]>;
+  /**
+   * The tenant's allowed CORS origins as the guard's record holds them (preflights). With
+   * `domain` (the preflight came on a custom domain): null when the tenant does not have it
+   * verified (the isolate's host mapping was stale).
+   */
+  allowedOrigins(domain?: string | null): Promise<string[] | null>;
   /** Writes coalesced bookkeeping (members last seen, keys last used) to D1 now. */
   flushActivity(): Promise<void>;
 }
@@ -191,7 +195,10 @@ export type GateCredential =
       kind: 'user';
       userId: string;
       role: Role;
-      /** Record the user in `members` (false for a platform admin visiting a tenant). */
+      /**
+       * A member credential (the token names this tenant): recorded in `members` and subject to
+       * member removal. False for a platform admin visiting a tenant without a tenant claim.
+       */
       track: boolean;
     }
   | { kind: 'apiKey'; keyId: string };
@@ -209,6 +216,13 @@ export interface GateRequest {
 export interface GateDenial {
   code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'TENANT_SUSPENDED';
   message: string;
+  /** `extensions.reason` for the client, where one code covers several causes (MEMBER_REMOVED). */
+  reason?: string;
+  /**
+   * The request came on a custom domain the tenant does not have (any more): the isolate's
+   * host mapping was stale. The pipeline resolves the host again before refusing.
+   */
+  staleDomain?: boolean;
 }
 
 export type GateResult =

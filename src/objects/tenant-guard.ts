@@ -22,7 +22,7 @@ import { parseSettings } from '../db/repositories/tenant';
 import { loadConfig, type AppEnv, type PlanLimits } from '../env';
 import { countingD1, isolateD1Counter, type QueryCounter } from '../lib/d1-counter';
 import { webhookMessage } from '../lifecycle/webhooks';
-import { judgeKey, judgeTenant, limitsOf } from './admission-rules';
+import { judgeKey, judgeMember, judgeTenant, limitsOf } from './admission-rules';
 import {
   ACTIVITY_COALESCE_MS,
   MONTHLY_QUOTAS,
@@ -270,7 +270,8 @@ export class TenantGuard extends DurableObject<Env> {
   /**
    * One request's admission against the record this object holds (DESIGN §5 "the hot
    * path"): the key (exists in this tenant, not revoked, not expired), the tenant (exists,
-   * owns the custom domain, not suspended or cancelled, trial not over), then
+   * owns the verified custom domain, not suspended or cancelled, trial not over), the user
+   * (not removed from the tenant), then
    * check-and-consume of `weight` tokens. Answers the tenant row, the key's grant and the
    * effective limits with it, so a warm request needs nothing from D1. Awaits happen only
    * while the record or a key is (re)loaded, before any bucket is read; check-and-consume
@@ -289,6 +290,9 @@ export class TenantGuard extends DurableObject<Env> {
     }
     const denied = judgeTenant(record, req.domain, this.clock());
     if (denied || !record || !limits) return { ok: false, ...(denied ?? { code: 'UNAUTHENTICATED', message: 'The credential names no known tenant' }) };
+    // A removed member: refused from the first request after removeMember (it invalidates this record).
+    const removed = req.credential.kind === 'user' && req.credential.track ? judgeMember(record, req.credential.userId) : null;
+    if (removed) return { ok: false, ...removed };
 
     const now = this.clock();
     const userId = req.credential.kind === 'user' ? req.credential.userId : null;
@@ -498,10 +502,14 @@ export class TenantGuard extends DurableObject<Env> {
     this.invalidate();
   }
 
-  /** The tenant's allowed CORS origins (tenant settings), for preflights; [] for an unknown tenant. */
-  async allowedOrigins(tenantId: string): Promise<string[]> {
+  /**
+   * The tenant's allowed CORS origins (tenant settings), for preflights; [] for an unknown
+   * tenant; null when `domain` is given and the tenant does not have it verified.
+   */
+  async allowedOrigins(tenantId: string, domain?: string | null): Promise<string[] | null> {
     this.bind(tenantId);
     const { record } = await this.admissionRecord();
+    if (record && domain && !record.domains.includes(domain)) return null;
     return record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
   }
 

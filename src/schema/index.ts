@@ -15,5 +15,7 @@ import './chat';
 import './usage';
 import './lifecycle';
 import './webhooks';
+import './members';
+import './domains';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -86,14 +86,18 @@ const Viewer = builder.objectRef<ViewerShape>('Viewer').implement({
   }),
 });
 
-const Member = builder.objectRef<MemberView>('Member').implement({
+export const Member = builder.objectRef<MemberView>('Member').implement({
+  description: 'A user (JWT `sub`) seen in this tenant. Roles are the IdP\'s claim; removeMember / restoreMember decide whether the tenant admits the user.',
   fields: (t) => ({
     userId: t.exposeID('userId'),
-    role: t.field({ type: RoleEnum, resolve: (m) => upper(m.role) }),
+    role: t.field({ type: RoleEnum, description: 'The role of the latest token seen (for a removed user: when removed).', resolve: (m) => upper(m.role) }),
     email: t.exposeString('email', { nullable: true }),
     name: t.exposeString('name', { nullable: true }),
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
     lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.lastSeenAt }),
+    removed: t.boolean({ description: 'Removed from this tenant: their tokens are refused here (FORBIDDEN, reason MEMBER_REMOVED).', resolve: (m) => m.removedAt !== null }),
+    removedAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.removedAt }),
+    removedBy: t.string({ nullable: true, description: '`user:<sub>` or `key:<api key id>` of who removed them.', resolve: (m) => m.removedBy }),
   }),
 });
 

@@ -89,6 +89,8 @@ describe('warm requests: no D1, one guard call', () => {
     ['JWT', async (t: TestTenant) => ({ token: t.token })],
     ['API key', async (t: TestTenant) => ({ token: (await createApiKey(t, ['SEARCH'])).secret })],
     ['tenant subdomain host', async (t: TestTenant) => ({ token: t.token, host: `${t.slug}.localhost` })],
+    // A host that names no tenant (not a verified domain): the credential's tenant, and no lookup per request.
+    ['unregistered custom host', async (t: TestTenant) => ({ token: t.token, host: `proxy-${t.slug}.example.net` })],
   ])('%s: { viewer { role } } makes 0 D1 queries once warm', async (_name, credential) => {
     const t = await createTenant();
     const opts = await credential(t);

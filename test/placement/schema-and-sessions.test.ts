@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION } from '../../src/db/schema-version';
+import { MIGRATIONS, SCHEMA_VERSION, versionOf } from '../../src/db/schema-version';
 import { forgetSchemaChecks } from '../../src/placement/store';
 import { BOOKMARK_HEADER } from '../../src/tenant-session';
 import { codeOf, createTenant, gql } from '../helpers';
@@ -12,8 +12,17 @@ import { postWith } from './move-helpers';
 
 describe('schema version', () => {
   it('SCHEMA_VERSION is the newest migration in migrations/', () => {
-    const newest = Math.max(...env.TEST_MIGRATIONS.map((m) => Number(m.name.split('_')[0])));
-    expect(SCHEMA_VERSION).toBe(newest);
+    const numbers = env.TEST_MIGRATIONS.map((m) => Number(m.name.split('_')[0])).sort((a, b) => a - b);
+    expect(SCHEMA_VERSION).toBe(Math.max(...numbers));
+    expect(MIGRATIONS).toEqual(numbers);
+  });
+
+  it('a gap counts as behind: a later migration applied before an earlier one does not hide it', () => {
+    expect(versionOf(MIGRATIONS)).toBe(SCHEMA_VERSION);
+    expect(versionOf([])).toBe(0);
+    const withoutSecondLast = MIGRATIONS.filter((n) => n !== MIGRATIONS.at(-2));
+    expect(versionOf(withoutSecondLast)).toBe(MIGRATIONS.at(-3));
+    expect(versionOf(MIGRATIONS.slice(1))).toBe(0);
   });
 
   it('refuses a tenant whose database is behind the schema (503, says so), and serves it once migrated', async () => {

@@ -12,6 +12,11 @@ export interface AppEnv extends Env {
   VECTORIZE?: VectorizeIndex;
   /** "true" only under `npm run bench:pipeline` (`--var`): D1 statements are counted (src/lib/d1-counter.ts). */
   D1_QUERY_COUNT?: string;
+  /**
+   * "true" (development and test only): Durable Object jurisdictions, which workerd does not
+   * implement, are emulated as separately named objects (src/objects/guard-router.ts).
+   */
+  EMULATE_JURISDICTIONS?: string;
 }
 
 import { parsePlacementTable, PlacementConfigError, type PlacementTable } from './placement/config';
@@ -152,6 +157,9 @@ export function loadConfig(env: AppEnv): Config {
   const environment = (env.ENVIRONMENT || 'production') as Config['environment'];
   if (!['development', 'test', 'production'].includes(environment)) {
     throw new ConfigError('ENVIRONMENT', `ENVIRONMENT must be development, test or production (got "${env.ENVIRONMENT}")`);
+  }
+  if (env.EMULATE_JURISDICTIONS && env.EMULATE_JURISDICTIONS !== 'false' && (env.EMULATE_JURISDICTIONS !== 'true' || environment === 'production')) {
+    throw new ConfigError('EMULATE_JURISDICTIONS', `EMULATE_JURISDICTIONS may only be "true" in development or test (got "${env.EMULATE_JURISDICTIONS}" with ENVIRONMENT=${environment})`, 'remove EMULATE_JURISDICTIONS: production places Durable Objects with namespace.jurisdiction()');
   }
   const secret = env.JWT_SECRET ? new TextEncoder().encode(env.JWT_SECRET) : null;
   if (secret && secret.byteLength < 32) {

@@ -26,11 +26,20 @@ import type { TenantGuard } from './tenant-guard';
 
 const unavailable = () => new AppError('UPSTREAM_UNAVAILABLE', 'Rate limiter unavailable, try again');
 
+type GuardNamespace = DurableObjectNamespace<TenantGuard>;
+
+export interface GuardClientHooks {
+  /** Called with the placement the gate's record names (src/objects/guard-router.ts keeps it). */
+  placementSeen?(placement: string): void;
+}
+
 /**
  * The guard of one tenant. `log` receives the cause when the guard fails (the client
- * only ever sees UPSTREAM_UNAVAILABLE).
+ * only ever sees UPSTREAM_UNAVAILABLE). `ns` is the namespace, or a function that finds it
+ * (the tenant's jurisdiction, src/objects/guard-router.ts): resolved on the first call, so a
+ * failure to find it fails closed like a broken object.
  */
-export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: string, log?: Logger): GuardClient {
+export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>), tenantId: string, log?: Logger, hooks: GuardClientHooks = {}): GuardClient {
   const logger = () => log ?? requestStore.getStore()?.log ?? createLogger('unknown');
   const call = async <T>(op: string, fn: () => Promise<T>, idempotent: boolean): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
@@ -47,8 +56,15 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
   };
   // idFromName: the same tenant always reaches the same single-threaded object. The stub
   // is made lazily inside `call`, so a broken binding fails closed like a broken object.
+  // Only the namespace is awaited, never the stub itself (a Promise resolved with a stub would
+  // ask the stub for `then`).
   let stub: DurableObjectStub<TenantGuard> | null = null;
-  const guard = () => (stub ??= ns.get(ns.idFromName(tenantId)));
+  const namespace = typeof ns === 'function' ? ns : null;
+  const ready = async (): Promise<void> => {
+    if (stub) return;
+    const n = namespace ? await namespace() : (ns as GuardNamespace);
+    stub ??= n.get(n.idFromName(tenantId));
+  };
 
   const quotaError = (quota: QuotaName, r: QuotaCheck) =>
     new AppError('QUOTA_EXCEEDED', MONTHLY_QUOTAS.includes(quota) ? `Monthly ${quota} quota exhausted` : `The ${quota} limit is reached`, {
@@ -63,15 +79,15 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
   };
 
   return {
-    admit: (req: AdmitRequest) => call('admit', () => guard().admit(tenantId, req) as Promise<AdmitResult>, false),
+    admit: (req: AdmitRequest) => call('admit', async () => (await ready(), stub!).admit(tenantId, req) as Promise<AdmitResult>, false),
     ensureQuota: async (limits: PlanLimits, quota: QuotaName, amount: number) => {
       checkArgs(quota, amount);
-      const r = (await call('checkQuota', () => guard().checkQuota(tenantId, limits, quota, amount), true)) as QuotaCheck;
+      const r = (await call('checkQuota', async () => (await ready(), stub!).checkQuota(tenantId, limits, quota, amount), true)) as QuotaCheck;
       if (!r.ok) throw quotaError(quota, r);
     },
     consume: async (limits: PlanLimits, quota: QuotaName, amount: number) => {
       checkArgs(quota, amount);
-      const r = (await call('consume', () => guard().consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
+      const r = (await call('consume', async () => (await ready(), stub!).consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
       if (!r.ok) throw quotaError(quota, r);
     },
     reserve: async (limits: PlanLimits, delta: UsageDelta): Promise<Reservation> => {
@@ -80,7 +96,7 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
           throw new TypeError(`reservation ${quota} must be a finite number >= 0`);
         }
       }
-      const r = await call('reserve', () => guard().reserve(tenantId, limits, delta), false);
+      const r = await call('reserve', async () => (await ready(), stub!).reserve(tenantId, limits, delta), false);
       if (!r.ok) throw quotaError(r.quota!, r);
       let open = true;
       const adjust = async (change: UsageDelta & { promptTokens?: number }, opts?: RecordOptions) => {
@@ -90,7 +106,7 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
         // The estimate was exact and no agent is to be counted: nothing to tell the guard.
         if (Object.keys(nonZero).length === 0 && !opts?.agentId) return;
         try {
-          await call('record', () => (opts?.agentId ? guard().record(tenantId, nonZero, opts) : guard().record(tenantId, nonZero)) as Promise<void>, false);
+          await call('record', async () => (opts?.agentId ? (await ready(), stub!).record(tenantId, nonZero, opts) : (await ready(), stub!).record(tenantId, nonZero)) as Promise<void>, false);
         } catch {
           // `call` has logged the cause; the reservation stands (an over-count, never an under-count).
         }
@@ -111,22 +127,29 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
         if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new TypeError(`usage delta ${k} must be a finite number`);
       }
       // Agent-less records keep the two-argument call (an object without agents answers them as before).
-      await call('record', () => (opts?.agentId ? guard().record(tenantId, delta, opts) : guard().record(tenantId, delta)) as Promise<void>, false);
+      await call('record', async () => (opts?.agentId ? (await ready(), stub!).record(tenantId, delta, opts) : (await ready(), stub!).record(tenantId, delta)) as Promise<void>, false);
     },
-    usage: () => call('usage', () => guard().usage(tenantId) as Promise<UsageSnapshot>, true),
-    agentUsage: (agentIds: string[]) => call('agentUsage', () => guard().agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
+    usage: () => call('usage', async () => (await ready(), stub!).usage(tenantId) as Promise<UsageSnapshot>, true),
+    agentUsage: (agentIds: string[]) => call('agentUsage', async () => (await ready(), stub!).agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
     // Not retried: a gate may have consumed tokens before the error.
-    gate: (req: GateRequest) => call('gate', () => guard().gate(tenantId, req) as Promise<GateResult>, false),
+    gate: async (req: GateRequest) => {
+      const r = await call('gate', async () => (await ready(), stub!).gate(tenantId, req) as Promise<GateResult>, false);
+      if (r.ok) hooks.placementSeen?.(r.tenant.placement);
+      return r;
+    },
     // A retried begin leaves at most an extra pending token, which only makes admission read D1 until it expires.
-    beginChange: () => call('beginChange', () => guard().beginChange(tenantId), true),
-    commitChange: (token: string) => call('commitChange', () => guard().commitChange(tenantId, token), true),
-    allowedOrigins: (domain?: string | null) => call('allowedOrigins', () => (domain ? guard().allowedOrigins(tenantId, domain) : guard().allowedOrigins(tenantId)), true),
-    flushActivity: () => call('flushActivity', () => guard().flushActivity(tenantId), true),
+    beginChange: () => call('beginChange', async () => (await ready(), stub!).beginChange(tenantId), true),
+    commitChange: (token: string) => call('commitChange', async () => (await ready(), stub!).commitChange(tenantId, token), true),
+    allowedOrigins: (domain?: string | null) => call('allowedOrigins', async () => (domain ? (await ready(), stub!).allowedOrigins(tenantId, domain) : (await ready(), stub!).allowedOrigins(tenantId)), true),
+    flushActivity: () => call('flushActivity', async () => (await ready(), stub!).flushActivity(tenantId), true),
   };
 }
 
-/** Reaches any tenant's guard; for platform administration (reading another tenant's usage). */
-export function guardDirectory(ns: DurableObjectNamespace<TenantGuard>, log?: Logger): GuardDirectory {
+/**
+ * Reaches any tenant's guard in one namespace (tests and benchmarks; the Worker addresses
+ * guards through src/objects/guard-router.ts, which knows each tenant's jurisdiction).
+ */
+export function guardDirectory(ns: GuardNamespace, log?: Logger): GuardDirectory {
   return { forTenant: (tenantId) => guardClient(ns, tenantId, log) };
 }
 

@@ -15,7 +15,7 @@ import type { Logger } from '../lib/log';
 import { secretBox, type SecretBox } from '../lib/secret-box';
 import { placedVectorStore } from '../vector';
 import type { VectorReader, VectorStore } from '../vector/types';
-import { parsePlacement, type PlacementRef } from './config';
+import { libsqlDefaults, parsePlacement, type PlacementRef } from './config';
 
 export interface TenantStore {
   placement: PlacementRef;
@@ -63,8 +63,8 @@ export async function openStore(root: StoreRoot, placementId: string, opts: Open
   const entry = root.config.placements.get(placementId);
   const env = root.env as unknown as Record<string, unknown>;
   let store: TenantStore;
-  if (entry) {
-    const d1 = env[entry.database] as D1Database;
+  if (entry?.backend === 'd1') {
+    const d1 = env[entry.database!] as D1Database;
     // Sessions API (DESIGN §10): reads may be served by a replica; a bookmark makes them at
     // least as new as the client's last write; within the request the session is sequential.
     const session = d1.withSession(opts.bookmark || 'first-unconstrained');
@@ -81,11 +81,13 @@ export async function openStore(root: StoreRoot, placementId: string, opts: Open
       bookmark: () => session.getBookmark(),
     };
   } else if (ref.kind === 'dedicated') {
+    // A libSQL database: its own bucket, index and jurisdiction when PLACEMENTS names them.
+    const bindings = entry ?? libsqlDefaults(ref);
     const db = await libsqlFor(root, ref.name!);
-    const vectors = placedVectorStore(root.config, root.env, placementId);
+    const vectors = placedVectorStore(root.config, root.env, placementId, bindings.vectors);
     store = {
-      placement: ref, backend: 'libsql', db, blobs: root.env.DOCUMENTS, bucket: 'DOCUMENTS',
-      vectors: vectors.store, vectorIndex: vectors.index, jurisdiction: null, bookmark: () => null,
+      placement: ref, backend: 'libsql', db, blobs: env[bindings.bucket] as R2Bucket, bucket: bindings.bucket,
+      vectors: vectors.store, vectorIndex: vectors.index, jurisdiction: bindings.jurisdiction, bookmark: () => null,
     };
   } else {
     throw new Error(`tenant placement "${placementId}" is not configured (PLACEMENTS has no entry for it)`);

@@ -158,9 +158,6 @@ export function loadConfig(env: AppEnv): Config {
   if (!['development', 'test', 'production'].includes(environment)) {
     throw new ConfigError('ENVIRONMENT', `ENVIRONMENT must be development, test or production (got "${env.ENVIRONMENT}")`);
   }
-  if (env.EMULATE_JURISDICTIONS && env.EMULATE_JURISDICTIONS !== 'false' && (env.EMULATE_JURISDICTIONS !== 'true' || environment === 'production')) {
-    throw new ConfigError('EMULATE_JURISDICTIONS', `EMULATE_JURISDICTIONS may only be "true" in development or test (got "${env.EMULATE_JURISDICTIONS}" with ENVIRONMENT=${environment})`, 'remove EMULATE_JURISDICTIONS: production places Durable Objects with namespace.jurisdiction()');
-  }
   const secret = env.JWT_SECRET ? new TextEncoder().encode(env.JWT_SECRET) : null;
   if (secret && secret.byteLength < 32) {
     throw new ConfigError('JWT_SECRET', 'JWT_SECRET must be at least 32 bytes for HS256');
@@ -233,7 +230,7 @@ export function loadConfig(env: AppEnv): Config {
     guardEnabled: flag(env.GUARD_ENABLED, true),
     urlFetch: { ports: ports.map(Number), resolverUrl },
     domains: { verifier, resolverUrl },
-    placements: placementsOf(env, vectorBackend),
+    placements: placementsOf(env, vectorBackend, environment),
     search: {
       metadataKeys,
       rerank: rerankUrl ? { url: rerankUrl, model: env.RERANK_MODEL, apiKey: env.RERANK_API_KEY || null } : null,
@@ -243,13 +240,20 @@ export function loadConfig(env: AppEnv): Config {
   return config;
 }
 
-function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend']): PlacementTable {
+function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend'], environment: Config['environment']): PlacementTable {
+  let table: PlacementTable;
   try {
-    return parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
+    table = parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
   } catch (err) {
     if (err instanceof PlacementConfigError) throw new ConfigError('PLACEMENTS', err.message);
     throw err;
   }
+  // Emulated jurisdictions (src/objects/guard-namespace.ts) are for workerd only: a production
+  // deployment that places objects in a jurisdiction must get the real one.
+  if (env.EMULATE_JURISDICTIONS === 'true' && environment === 'production' && table.entries.some((e) => e.jurisdiction)) {
+    throw new ConfigError('EMULATE_JURISDICTIONS', 'EMULATE_JURISDICTIONS=true is for development and test only, and PLACEMENTS places Durable Objects in a jurisdiction', 'remove EMULATE_JURISDICTIONS: production places Durable Objects with namespace.jurisdiction()');
+  }
+  return table;
 }
 
 /** Limits that may be null (unlimited); the per-minute rates, the upload size and the PDF page cap must be numbers. */

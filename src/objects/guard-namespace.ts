@@ -11,10 +11,11 @@ type GuardNamespace = DurableObjectNamespace<TenantGuard>;
 export type Jurisdiction = DurableObjectJurisdiction | null;
 
 /** The TenantGuard namespace of a jurisdiction (null: the default, jurisdiction-free one). */
-export function guardNamespace(env: Pick<AppEnv, 'TENANT_GUARD' | 'EMULATE_JURISDICTIONS'>, jurisdiction: Jurisdiction): GuardNamespace {
+export function guardNamespace(env: Pick<AppEnv, 'TENANT_GUARD' | 'EMULATE_JURISDICTIONS' | 'ENVIRONMENT'>, jurisdiction: Jurisdiction): GuardNamespace {
   const ns = env.TENANT_GUARD as GuardNamespace;
   if (!jurisdiction) return ns;
-  if (env.EMULATE_JURISDICTIONS === 'true') return emulated(ns, jurisdiction);
+  // Never in production (loadConfig refuses the combination; this keeps it true for the object too).
+  if (env.EMULATE_JURISDICTIONS === 'true' && (env.ENVIRONMENT === 'development' || env.ENVIRONMENT === 'test')) return emulated(ns, jurisdiction);
   return ns.jurisdiction(jurisdiction) as GuardNamespace;
 }
 

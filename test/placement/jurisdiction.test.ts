@@ -137,13 +137,15 @@ describe('the TenantGuard of a regional tenant', () => {
   it('asks the platform for the jurisdiction namespace in production (no emulation)', () => {
     const asked: string[] = [];
     const ns = { jurisdiction: (j: string) => (asked.push(j), { jurisdictional: j }) } as unknown as DurableObjectNamespace<TenantGuard>;
-    expect(guardNamespace({ TENANT_GUARD: ns as never }, 'eu')).toEqual({ jurisdictional: 'eu' });
-    expect(guardNamespace({ TENANT_GUARD: ns as never }, null)).toBe(ns);
+    expect(guardNamespace({ TENANT_GUARD: ns as never, ENVIRONMENT: 'test' }, 'eu')).toEqual({ jurisdictional: 'eu' });
+    expect(guardNamespace({ TENANT_GUARD: ns as never, ENVIRONMENT: 'test' }, null)).toBe(ns);
     expect(asked).toEqual(['eu']);
   });
 
   it('refuses EMULATE_JURISDICTIONS in production, naming the setting', () => {
-    expect(() => loadConfig({ ...env, ENVIRONMENT: 'production', EMULATE_JURISDICTIONS: 'true' } as unknown as AppEnv)).toThrow(/EMULATE_JURISDICTIONS may only be "true" in development or test/);
+    expect(() => loadConfig({ ...env, ENVIRONMENT: 'production', EMULATE_JURISDICTIONS: 'true', PLACEMENTS: JURISDICTION_PLACEMENTS } as unknown as AppEnv)).toThrow(/EMULATE_JURISDICTIONS=true is for development and test only/);
+    const ns = { jurisdiction: (j: string) => ({ jurisdictional: j }) } as unknown as DurableObjectNamespace<TenantGuard>;
+    expect(guardNamespace({ TENANT_GUARD: ns as never, EMULATE_JURISDICTIONS: 'true', ENVIRONMENT: 'production' }, 'eu')).toEqual({ jurisdictional: 'eu' });
   });
 });
 

@@ -136,7 +136,7 @@ describe('PLACEMENTS validation', () => {
     ['a libSQL placement with a missing bucket', '{"dedicated:x": {"backend": "libsql", "bucket": "NOPE"}}', /bucket names NOPE, which is not an R2 bucket/],
     ['a libSQL placement with a missing vector index (VECTOR_BACKEND=vectorize)', '{"dedicated:x": {"backend": "libsql", "vectors": "VECTORIZE_NOPE"}}', /vectors names VECTORIZE_NOPE, which is not a Vectorize binding/],
   ])('refuses %s with a message naming it', (_what, raw, message) => {
-    expect(() => parsePlacementTable(raw, env, true)).toThrow(message);
+    expect(() => parsePlacementTable(raw, { ...env, VECTORIZE: {} }, true)).toThrow(message);
   });
 
   it('refuses a bad table on the first request, naming it (configuration error: 503, detail only on /healthz in production)', async () => {

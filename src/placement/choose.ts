@@ -62,7 +62,10 @@ export async function choosePlacement(
     const url = req.libsql.url.trim();
     // Only network URLs: a Worker cannot open file: databases (those are for Node tests).
     const fileOk = deps.config.environment === 'test' && FILE_URL.test(url);
-    if ((!LIBSQL_URL.test(url) && !fileOk) || url.length > 2_048) throw bad('libsql.url must be a libsql://, https:// or wss:// URL', 'libsql.url');
+    if (FILE_URL.test(url) && !fileOk) {
+      throw bad('libsql.url: a Worker cannot open file: databases; give the http:// (local sqld, `turso dev`) or libsql:// / https:// (Turso) URL of a libSQL server', 'libsql.url');
+    }
+    if ((!LIBSQL_URL.test(url) && !fileOk) || url.length > 2_048) throw bad('libsql.url must be a libsql://, https://, http:// or wss:// URL', 'libsql.url');
     const token = req.libsql.authToken ?? '';
     if (token.length > 8_192) throw bad('libsql.authToken is longer than 8,192 characters', 'libsql.authToken');
     let box;

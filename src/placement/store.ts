@@ -11,7 +11,8 @@ import { PlatformStore } from '../db/platform-store';
 import { SCHEMA_VERSION, schemaVersionOf } from '../db/schema-version';
 import type { AppEnv, Config } from '../env';
 import { AppError } from '../lib/errors';
-import type { Logger } from '../lib/log';
+import { errorDetail, type Logger } from '../lib/log';
+import { misconfigurationOf } from '../lib/misconfiguration';
 import { secretBox, type SecretBox } from '../lib/secret-box';
 import { placedVectorStore } from '../vector';
 import type { VectorReader, VectorStore } from '../vector/types';
@@ -98,7 +99,16 @@ export async function openStore(root: StoreRoot, placementId: string, opts: Open
 
 async function ensureSchema(root: StoreRoot, placementId: string, db: Database): Promise<void> {
   if (current.has(placementId)) return;
-  const version = await schemaVersionOf(db);
+  let version: number;
+  try {
+    version = await schemaVersionOf(db);
+  } catch (err) {
+    // The first contact with the tenant's database in this isolate: a database that cannot be
+    // reached (a libSQL server down, a wrong URL) is an outage of this tenant, not a bug.
+    if (misconfigurationOf(err)) throw err;
+    root.log.error('tenant database unreachable', { placement: placementId, ...errorDetail(err) });
+    throw new AppError('UPSTREAM_UNAVAILABLE', "This tenant's database cannot be reached right now; try again later.", { reason: 'database_unreachable' }, { cause: err });
+  }
   if (version < SCHEMA_VERSION) {
     root.log.error('tenant database behind the schema', { placement: placementId, version, needed: SCHEMA_VERSION, fix: 'npm run db:migrate -- --remote' });
     throw new AppError(

@@ -54,6 +54,12 @@ const ROW_PAGE = 200;
 const VECTOR_PAGE = 100;
 /** Objects per listed page. */
 const OBJECT_PAGE = 100;
+/**
+ * How long verify waits for a Vectorize target to show the vectors copied into it: Vectorize
+ * applies writes asynchronously (median under 30 s, DESIGN §10), so a first verify right after
+ * the copy may see fewer. Past this, the shortfall is real and the move fails (source intact).
+ */
+export const VECTOR_VISIBILITY_MS = 5 * 60_000;
 
 export interface MoveMessage {
   type: 'tenant.move';
@@ -75,6 +81,8 @@ export interface MoveState {
   rows?: Record<string, { count: number; hash: string }>;
   vectors?: { count: number; hash: string } | null;
   originals?: { count: number; hash: string } | null;
+  /** When verify first found a Vectorize target short of vectors (waiting for them to apply). */
+  vectorsPendingSince?: number;
   cleaned?: TenantTableName[];
   /** The TenantGuard's figures went to the target jurisdiction's guard (or no hand-over was needed). */
   guardHandedOver?: boolean;
@@ -245,7 +253,17 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
       let vectors: MoveState['vectors'] = null;
       if (source.vectorIndex !== target.vectorIndex) {
         const [a, b] = await Promise.all([vectorFingerprint(source, tenantId), vectorFingerprint(target, tenantId, source.db)]);
-        if (a.count !== b.count || a.hash !== b.hash) throw new VerifyError(`vectors: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different values' : ''}`);
+        if (a.count !== b.count || a.hash !== b.hash) {
+          const message = `vectors: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different values' : ''}`;
+          // Fewer in a Vectorize target may be writes not applied yet: a transient error (the job
+          // stays at verify, the queue retries) until VECTOR_VISIBILITY_MS has passed.
+          const since = state.vectorsPendingSince ?? Date.now();
+          if (b.count < a.count && target.vectorIndex.startsWith('vectorize:') && Date.now() - since < VECTOR_VISIBILITY_MS) {
+            if (state.vectorsPendingSince === undefined) await save({ ...state, vectorsPendingSince: since });
+            throw new Error(`${message}: waiting for Vectorize to apply the copied vectors`);
+          }
+          throw new VerifyError(message);
+        }
         vectors = a;
       }
       let originals: MoveState['originals'] = null;

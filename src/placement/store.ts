@@ -106,7 +106,7 @@ async function ensureSchema(root: StoreRoot, placementId: string, db: Database):
     // The first contact with the tenant's database in this isolate: a database that cannot be
     // reached (a libSQL server down, a wrong URL) is an outage of this tenant, not a bug.
     if (misconfigurationOf(err)) throw err;
-    root.log.error('tenant database unreachable', { placement: placementId, ...errorDetail(err) });
+    root.log.error('tenant database unreachable', { placement: placementId, ...redacted(placementId, errorDetail(err)) });
     throw new AppError('UPSTREAM_UNAVAILABLE', "This tenant's database cannot be reached right now; try again later.", { reason: 'database_unreachable' }, { cause: err });
   }
   if (version < SCHEMA_VERSION) {
@@ -138,6 +138,18 @@ export function secretBoxOf(env: AppEnv): Promise<SecretBox> {
 export const credentialPurpose = (name: string, field: 'url' | 'token') => `tenant_databases:${name}:${field}`;
 
 const libsqlClients = new Map<string, { sealed: string; db: Database }>();
+/** The host of each opened libSQL database, kept only to scrub it from logged errors. */
+const libsqlHosts = new Map<string, string>();
+
+/**
+ * A logged error without the libSQL database's host (a connection error names host and port,
+ * and the URL is part of the sealed credential, which is never logged).
+ */
+function redacted(placementId: string, detail: Record<string, unknown>): Record<string, unknown> {
+  const host = libsqlHosts.get(placementId);
+  if (!host) return detail;
+  return JSON.parse(JSON.stringify(detail).replaceAll(host, '<libsql host>')) as Record<string, unknown>;
+}
 
 /** The libSQL database registered as `name` in the catalogue, its credential opened here only. */
 async function libsqlFor(root: StoreRoot, name: string): Promise<Database> {
@@ -151,6 +163,11 @@ async function libsqlFor(root: StoreRoot, name: string): Promise<Database> {
   const url = await box.open(row.urlCiphertext, credentialPurpose(name, 'url'));
   const authToken = await box.open(row.tokenCiphertext, credentialPurpose(name, 'token'));
   const db = libsqlDatabase((root.connectLibsql ?? createClient)({ url, authToken: authToken || undefined }));
+  try {
+    libsqlHosts.set(`dedicated:${name}`, new URL(url).host);
+  } catch {
+    // file: URLs (Node tests) have no host to hide.
+  }
   libsqlClients.set(name, { sealed, db });
   return db;
 }

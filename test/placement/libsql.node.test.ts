@@ -35,13 +35,13 @@ function envWith(key: string, placements = ''): AppEnv {
 }
 
 /** A catalogue (libSQL standing in for DB) with one tenant on a fresh libSQL database. */
-async function tenantOnLibsql(key = KEY_A, opts: { migrated?: boolean; placements?: string; slug?: string } = {}) {
+async function tenantOnLibsql(key = KEY_A, opts: { migrated?: boolean; placements?: string; slug?: string; url?: string } = {}) {
   const catalogueClient = await freshLibsql('catalogue');
   const catalogue = libsqlDatabase(catalogueClient as never);
   const platform = new PlatformStore(catalogue);
   const env = envWith(key, opts.placements);
   const config = loadConfig(env);
-  const url = opts.migrated === false ? `file:${join(mkdtempSync(join(tmpdir(), 'edgerag-raw-')), 'raw.db')}` : (await tenantDb()).url;
+  const url = opts.url ?? (opts.migrated === false ? `file:${join(mkdtempSync(join(tmpdir(), 'edgerag-raw-')), 'raw.db')}` : (await tenantDb()).url);
   const slug = opts.slug ?? `lib${Math.random().toString(36).slice(2, 8)}`;
   const chosen = await choosePlacement({ env, config, platform }, { libsql: { url, authToken: 'tok-SECRET-123' } }, slug);
   const tenant = await platform.createTenant({ slug, name: 'Lib Co', plan: 'pro', placement: chosen.placement, database: chosen.database }, 'platform:op', 'req');
@@ -154,6 +154,28 @@ describe.skipIf(!LIBSQL_MIGRATIONS_PARSE)('libSQL tenant databases', () => {
   it('refuses to register a libSQL database when ENCRYPTION_KEY is unusable (BAD_USER_INPUT naming it)', async () => {
     const err = await tenantOnLibsql(btoa('short')).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'libsql' } });
+  });
+
+  it('answers UPSTREAM_UNAVAILABLE for a libSQL server that cannot be reached (the web client over HTTP, as in the Worker)', async () => {
+    forgetSchemaChecks();
+    // Nothing listens on this port (this worktree's range): the real @libsql/client/web fails to connect.
+    const { tenant, root } = await tenantOnLibsql(KEY_A, { url: 'http://127.0.0.1:8859' });
+    const { connectLibsql: _node, ...workerRoot } = root;
+    const logged: string[] = [];
+    const log = { ...root.log, error: (msg: string, fields?: Record<string, unknown>) => void logged.push(JSON.stringify({ msg, ...fields })) };
+    const err = await openStore({ ...workerRoot, log }, tenant.placement).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', extensions: { reason: 'database_unreachable' } });
+    expect(String((err as Error).message)).not.toContain('8859');
+    // The log keeps the cause (connection refused) but not the database's host, part of the sealed credential.
+    expect(logged.join()).toContain('ECONNREFUSED');
+    expect(logged.join()).not.toContain('127.0.0.1:8859');
+  });
+
+  it('refuses a file: URL outside the tests, saying a Worker cannot open files and what to give instead', async () => {
+    const catalogue = libsqlDatabase((await freshLibsql('catalogue')) as never);
+    const env = { ...envWith(KEY_A), ENVIRONMENT: 'development' } as AppEnv;
+    const err = await choosePlacement({ env, config: loadConfig(env), platform: new PlatformStore(catalogue) }, { libsql: { url: 'file:/tmp/x.db' } }, 'x').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/a Worker cannot open file: databases.*http:\/\/ \(local sqld, `turso dev`\)/) });
   });
 
   it('refuses a tenant whose libSQL database is behind the schema, with a clear error', async () => {

@@ -659,6 +659,10 @@ export class TenantGuard extends DurableObject<Env> {
     this.bind(tenantId);
     const done = this.handover.retired;
     if (done?.moveId === moveId) return done.snapshot;
+    // A flush already writing to D1 lands first: it must not overwrite the successor's newer figures.
+    await this.flushing;
+    const again = this.handover.retired;
+    if (again?.moveId === moveId) return again.snapshot;
     const sql = this.ctx.storage.sql;
     const snapshot: GuardHandover = {
       periods: [...this.periods.values()].map((p) => ({ ...p })),

@@ -44,6 +44,7 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
   const call = async <T>(op: string, fn: () => Promise<T>, idempotent: boolean): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
+        await ready();
         return await fn();
       } catch (err) {
         // Read-only calls may be retried once on a transient error; admit/record may
@@ -55,9 +56,9 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
     }
   };
   // idFromName: the same tenant always reaches the same single-threaded object. The stub
-  // is made lazily inside `call`, so a broken binding fails closed like a broken object.
-  // Only the namespace is awaited, never the stub itself (a Promise resolved with a stub would
-  // ask the stub for `then`).
+  // is made lazily inside `call` (`ready`), so a broken binding, or a namespace that cannot be
+  // found, fails closed like a broken object. Only the namespace is awaited, never the stub
+  // (a Promise resolved with a stub would ask the stub for `then`).
   let stub: DurableObjectStub<TenantGuard> | null = null;
   const namespace = typeof ns === 'function' ? ns : null;
   const ready = async (): Promise<void> => {
@@ -65,6 +66,7 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
     const n = namespace ? await namespace() : (ns as GuardNamespace);
     stub ??= n.get(n.idFromName(tenantId));
   };
+  const guard = () => stub!;
 
   const quotaError = (quota: QuotaName, r: QuotaCheck) =>
     new AppError('QUOTA_EXCEEDED', MONTHLY_QUOTAS.includes(quota) ? `Monthly ${quota} quota exhausted` : `The ${quota} limit is reached`, {
@@ -79,15 +81,15 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
   };
 
   return {
-    admit: (req: AdmitRequest) => call('admit', async () => (await ready(), stub!).admit(tenantId, req) as Promise<AdmitResult>, false),
+    admit: (req: AdmitRequest) => call('admit', () => guard().admit(tenantId, req) as Promise<AdmitResult>, false),
     ensureQuota: async (limits: PlanLimits, quota: QuotaName, amount: number) => {
       checkArgs(quota, amount);
-      const r = (await call('checkQuota', async () => (await ready(), stub!).checkQuota(tenantId, limits, quota, amount), true)) as QuotaCheck;
+      const r = (await call('checkQuota', () => guard().checkQuota(tenantId, limits, quota, amount), true)) as QuotaCheck;
       if (!r.ok) throw quotaError(quota, r);
     },
     consume: async (limits: PlanLimits, quota: QuotaName, amount: number) => {
       checkArgs(quota, amount);
-      const r = (await call('consume', async () => (await ready(), stub!).consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
+      const r = (await call('consume', () => guard().consume(tenantId, limits, quota, amount), false)) as QuotaCheck;
       if (!r.ok) throw quotaError(quota, r);
     },
     reserve: async (limits: PlanLimits, delta: UsageDelta): Promise<Reservation> => {
@@ -96,7 +98,7 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
           throw new TypeError(`reservation ${quota} must be a finite number >= 0`);
         }
       }
-      const r = await call('reserve', async () => (await ready(), stub!).reserve(tenantId, limits, delta), false);
+      const r = await call('reserve', () => guard().reserve(tenantId, limits, delta), false);
       if (!r.ok) throw quotaError(r.quota!, r);
       let open = true;
       const adjust = async (change: UsageDelta & { promptTokens?: number }, opts?: RecordOptions) => {
@@ -106,7 +108,7 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
         // The estimate was exact and no agent is to be counted: nothing to tell the guard.
         if (Object.keys(nonZero).length === 0 && !opts?.agentId) return;
         try {
-          await call('record', async () => (opts?.agentId ? (await ready(), stub!).record(tenantId, nonZero, opts) : (await ready(), stub!).record(tenantId, nonZero)) as Promise<void>, false);
+          await call('record', () => (opts?.agentId ? guard().record(tenantId, nonZero, opts) : guard().record(tenantId, nonZero)) as Promise<void>, false);
         } catch {
           // `call` has logged the cause; the reservation stands (an over-count, never an under-count).
         }
@@ -127,21 +129,21 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
         if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new TypeError(`usage delta ${k} must be a finite number`);
       }
       // Agent-less records keep the two-argument call (an object without agents answers them as before).
-      await call('record', async () => (opts?.agentId ? (await ready(), stub!).record(tenantId, delta, opts) : (await ready(), stub!).record(tenantId, delta)) as Promise<void>, false);
+      await call('record', () => (opts?.agentId ? guard().record(tenantId, delta, opts) : guard().record(tenantId, delta)) as Promise<void>, false);
     },
-    usage: () => call('usage', async () => (await ready(), stub!).usage(tenantId) as Promise<UsageSnapshot>, true),
-    agentUsage: (agentIds: string[]) => call('agentUsage', async () => (await ready(), stub!).agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
+    usage: () => call('usage', () => guard().usage(tenantId) as Promise<UsageSnapshot>, true),
+    agentUsage: (agentIds: string[]) => call('agentUsage', () => guard().agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
     // Not retried: a gate may have consumed tokens before the error.
     gate: async (req: GateRequest) => {
-      const r = await call('gate', async () => (await ready(), stub!).gate(tenantId, req) as Promise<GateResult>, false);
+      const r = await call('gate', () => guard().gate(tenantId, req) as Promise<GateResult>, false);
       if (r.ok) hooks.placementSeen?.(r.tenant.placement);
       return r;
     },
     // A retried begin leaves at most an extra pending token, which only makes admission read D1 until it expires.
-    beginChange: () => call('beginChange', async () => (await ready(), stub!).beginChange(tenantId), true),
-    commitChange: (token: string) => call('commitChange', async () => (await ready(), stub!).commitChange(tenantId, token), true),
-    allowedOrigins: (domain?: string | null) => call('allowedOrigins', async () => (domain ? (await ready(), stub!).allowedOrigins(tenantId, domain) : (await ready(), stub!).allowedOrigins(tenantId)), true),
-    flushActivity: () => call('flushActivity', async () => (await ready(), stub!).flushActivity(tenantId), true),
+    beginChange: () => call('beginChange', () => guard().beginChange(tenantId), true),
+    commitChange: (token: string) => call('commitChange', () => guard().commitChange(tenantId, token), true),
+    allowedOrigins: (domain?: string | null) => call('allowedOrigins', () => (domain ? guard().allowedOrigins(tenantId, domain) : guard().allowedOrigins(tenantId)), true),
+    flushActivity: () => call('flushActivity', () => guard().flushActivity(tenantId), true),
   };
 }
 

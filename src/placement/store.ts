@@ -148,7 +148,9 @@ const libsqlHosts = new Map<string, string>();
 function redacted(placementId: string, detail: Record<string, unknown>): Record<string, unknown> {
   const host = libsqlHosts.get(placementId);
   if (!host) return detail;
-  return JSON.parse(JSON.stringify(detail).replaceAll(host, '<libsql host>')) as Record<string, unknown>;
+  // host:port first, then the bare name (a DNS error names only that).
+  const text = JSON.stringify(detail).replaceAll(host, '<libsql host>').replaceAll(host.replace(/:\d+$/, ''), '<libsql host>');
+  return JSON.parse(text) as Record<string, unknown>;
 }
 
 /** The libSQL database registered as `name` in the catalogue, its credential opened here only. */

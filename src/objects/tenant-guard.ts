@@ -162,7 +162,8 @@ interface Level {
 
 /**
  * Everything a guard holds of its tenant, as one object hands it to its successor when a move
- * changes the tenant's jurisdiction (retire → adopt). The admission record is not in it: the
+ * changes the tenant's jurisdiction (retire → adopt): counters, buckets, per-agent usage,
+ * unflushed activity and the quota thresholds already reached. The admission record is not in it: the
  * successor rebuilds it from D1, the source of truth.
  */
 export interface GuardHandover {
@@ -170,6 +171,8 @@ export interface GuardHandover {
   buckets: ({ name: string } & Bucket)[];
   agentUsage: { period: string; agent_id: string; asks: number; prompt_tokens: number; completion_tokens: number }[];
   activity: ({ k: string } & Activity)[];
+  /** Quota thresholds already reached (and whether announced): the successor must not announce them again. */
+  thresholds?: { period: string; quota: string; percent: number; used: number; lim: number; sent: number }[];
 }
 
 /** Where this object stands in a hand-over (persisted in meta 'handover'). */
@@ -554,7 +557,7 @@ export class TenantGuard extends DurableObject<Env> {
   async allowedOrigins(tenantId: string, domain?: string | null): Promise<string[] | null> {
     this.bind(tenantId);
     const next = this.successor(tenantId);
-    if (next) return next.allowedOrigins(tenantId);
+    if (next) return next.allowedOrigins(tenantId, domain);
     const { record } = await this.admissionRecord();
     if (record && domain && !record.domains.includes(domain)) return null;
     return record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
@@ -610,7 +613,8 @@ export class TenantGuard extends DurableObject<Env> {
       await this.d1db.batch(pending.map((p) => stmt.bind(tenantId, p.period, ...COUNTERS.map((c) => p[c]), at)));
     }
     await this.flushActivityOnce(now);
-    await this.sendThresholds();
+    // A successor announces thresholds once it holds its predecessor's (adopt), never twice.
+    if (!this.handover.expecting) await this.sendThresholds();
     for (const snap of this.handover.expecting ? [] : pending) {
       const p = this.periods.get(snap.period);
       if (!p) continue;
@@ -669,6 +673,7 @@ export class TenantGuard extends DurableObject<Env> {
       buckets: [...this.buckets.entries()].map(([name, b]) => ({ name, ...b })),
       agentUsage: [...sql.exec<GuardHandover['agentUsage'][number]>('SELECT period, agent_id, asks, prompt_tokens, completion_tokens FROM agent_usage')],
       activity: [...this.activity.entries()].map(([k, a]) => ({ k, ...a })),
+      thresholds: [...sql.exec<NonNullable<GuardHandover['thresholds']>[number]>('SELECT period, quota, percent, used, lim, sent FROM thresholds')],
     };
     this.wipe();
     this.handover = { retired: { moveId, jurisdiction, snapshot }, adopted: this.handover.adopted ?? null };
@@ -726,6 +731,15 @@ export class TenantGuard extends DurableObject<Env> {
       this.activity.set(k, merged);
       this.saveActivity(k, merged);
     }
+    for (const r of from.thresholds ?? []) {
+      // Announced by either guard counts as announced; one still pending is sent by this one.
+      this.ctx.storage.sql.exec(
+        `INSERT INTO thresholds (period, quota, percent, used, lim, sent) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (period, quota, percent) DO UPDATE SET sent = max(sent, excluded.sent)`,
+        r.period, r.quota, r.percent, r.used, r.lim, r.sent,
+      );
+      this.reached.add(`${r.period}:${r.quota}:${r.percent}`);
+    }
     this.handover = { adopted: moveId };
     this.saveHandover();
     this.scheduleFlush(0);
@@ -734,7 +748,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** Drops every figure and bucket (a retired or stale guard): memory and storage. */
   private wipe(): void {
     const sql = this.ctx.storage.sql;
-    for (const t of ['periods', 'buckets', 'agent_usage', 'activity']) sql.exec(`DELETE FROM ${t}`);
+    for (const t of ['periods', 'buckets', 'agent_usage', 'activity', 'thresholds']) sql.exec(`DELETE FROM ${t}`);
+    this.reached.clear();
     this.periods.clear();
     this.buckets.clear();
     this.activity.clear();

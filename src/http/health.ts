@@ -15,7 +15,7 @@
  *   use, and it is what the person who just ran `wrangler dev` or `wrangler deploy` needs.
  */
 import { verifyJwt } from '../auth/jwt';
-import { SCHEMA_VERSION } from '../db/schema-version';
+import { SCHEMA_VERSION, versionOf } from '../db/schema-version';
 import { ConfigError, loadConfig, type AppEnv, type Config } from '../env';
 import { MIGRATIONS_FIX, misconfigurationOf, type Misconfiguration } from '../lib/misconfiguration';
 
@@ -88,17 +88,20 @@ async function checkDatabase(placement: string, binding: string, db: D1Database)
   try {
     // D1's own record of applied migrations (wrangler d1 migrations apply, npm run db:migrate,
     // the tests' applyD1Migrations); the version is the newest file's number (src/db/schema-version.ts).
-    const row = await db.prepare(
-      "SELECT name, CAST(substr(name, 1, instr(name, '_') - 1) AS INTEGER) AS version FROM d1_migrations ORDER BY version DESC, id DESC LIMIT 1",
-    ).first<{ name: string; version: number }>();
-    if (!row) out.misconfigured = noMigrations(placement, binding);
-    else if (row.version < SCHEMA_VERSION) {
+    const { results } = await db.prepare(
+      "SELECT name, CAST(substr(name, 1, instr(name, '_') - 1) AS INTEGER) AS version FROM d1_migrations ORDER BY version DESC, id DESC",
+    ).all<{ name: string; version: number }>();
+    // The same rule as the sessions' check: a gap in the applied numbers counts as behind.
+    const version = versionOf(results.map((r) => r.version));
+    const at = results.find((r) => r.version === version) ?? results[0];
+    if (!at) out.misconfigured = noMigrations(placement, binding);
+    else if (version < SCHEMA_VERSION) {
       out.misconfigured = {
         setting: binding,
-        problem: `${placement === 'shared' ? 'the database' : `the database of placement ${placement} (${binding})`} is at schema version ${row.version} (${row.name}) and this code needs ${SCHEMA_VERSION}: later migrations are not applied`,
+        problem: `${placement === 'shared' ? 'the database' : `the database of placement ${placement} (${binding})`} is at schema version ${version} (${at.name}) and this code needs ${SCHEMA_VERSION}: later migrations are not applied`,
         fix: fixFor(binding),
       };
-    } else out.latestMigration = row.name;
+    } else out.latestMigration = results[0]!.name;
   } catch (err) {
     if (misconfigurationOf(err)) out.misconfigured = noMigrations(placement, binding);
     else out.reachable = false;

@@ -14,6 +14,8 @@ const worker = (overrides: Record<string, string> = {}) =>
         GRAPHIQL: 'true',
         INTROSPECTION: 'true',
         HEALTHZ_TOKEN: 'test-healthz-token',
+        // workerd has no Durable Object jurisdictions: tests that configure one get named objects instead (src/objects/guard-namespace.ts).
+        EMULATE_JURISDICTIONS: 'true',
         JWT_SECRET: 'test-secret-0123456789-0123456789-abcdef',
         OPENAI_API_KEY: '',
         ENCRYPTION_KEY: 'ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=',

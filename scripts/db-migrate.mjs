@@ -90,8 +90,14 @@ const migrations = readdirSync('migrations')
   .map((name) => ({ name, sql: readFileSync(`migrations/${name}`, 'utf8') }));
 let failed = false;
 for (const row of rows) {
+  let host = null;
   try {
     const url = await box.open(row.url_ciphertext, `tenant_databases:${row.name}:url`);
+    try {
+      host = new URL(url).host || null;
+    } catch {
+      host = null;
+    }
     const authToken = await box.open(row.token_ciphertext, `tenant_databases:${row.name}:token`);
     const client = createClient({ url, authToken: authToken || undefined });
     const applied = await migrateLibsql(client, migrations);
@@ -104,7 +110,9 @@ for (const row of rows) {
     console.log(`libSQL ${row.name} (key ${row.key_id}): ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
   } catch (err) {
     failed = true;
-    console.error(`libSQL ${row.name}: ${err.message}${err.cause ? ` (${err.cause.message ?? err.cause})` : ''}`);
+    // A connection error names the host (part of the sealed URL): print it scrubbed.
+    const detail = `${err.message}${err.cause ? ` (${err.cause.message ?? err.cause})` : ''}`;
+    console.error(`libSQL ${row.name}: ${host ? detail.replaceAll(host, '<libsql host>').replaceAll(host.split(':')[0], '<libsql host>') : detail}`);
   }
 }
 process.exit(failed ? 1 : 0);

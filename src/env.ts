@@ -12,6 +12,11 @@ export interface AppEnv extends Env {
   VECTORIZE?: VectorizeIndex;
   /** "true" only under `npm run bench:pipeline` (`--var`): D1 statements are counted (src/lib/d1-counter.ts). */
   D1_QUERY_COUNT?: string;
+  /**
+   * "true" (development and test only): Durable Object jurisdictions, which workerd does not
+   * implement, are emulated as separately named objects (src/objects/guard-router.ts).
+   */
+  EMULATE_JURISDICTIONS?: string;
 }
 
 import { parsePlacementTable, PlacementConfigError, type PlacementTable } from './placement/config';
@@ -225,7 +230,7 @@ export function loadConfig(env: AppEnv): Config {
     guardEnabled: flag(env.GUARD_ENABLED, true),
     urlFetch: { ports: ports.map(Number), resolverUrl },
     domains: { verifier, resolverUrl },
-    placements: placementsOf(env, vectorBackend),
+    placements: placementsOf(env, vectorBackend, environment),
     search: {
       metadataKeys,
       rerank: rerankUrl ? { url: rerankUrl, model: env.RERANK_MODEL, apiKey: env.RERANK_API_KEY || null } : null,
@@ -235,13 +240,20 @@ export function loadConfig(env: AppEnv): Config {
   return config;
 }
 
-function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend']): PlacementTable {
+function placementsOf(env: AppEnv, vectorBackend: Config['vectorBackend'], environment: Config['environment']): PlacementTable {
+  let table: PlacementTable;
   try {
-    return parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
+    table = parsePlacementTable(env.PLACEMENTS, env as unknown as Record<string, unknown>, vectorBackend === 'vectorize');
   } catch (err) {
     if (err instanceof PlacementConfigError) throw new ConfigError('PLACEMENTS', err.message);
     throw err;
   }
+  // Emulated jurisdictions (src/objects/guard-namespace.ts) are for workerd only: a production
+  // deployment that places objects in a jurisdiction must get the real one.
+  if (env.EMULATE_JURISDICTIONS === 'true' && environment === 'production' && table.entries.some((e) => e.jurisdiction)) {
+    throw new ConfigError('EMULATE_JURISDICTIONS', 'EMULATE_JURISDICTIONS=true is for development and test only, and PLACEMENTS places Durable Objects in a jurisdiction', 'remove EMULATE_JURISDICTIONS: production places Durable Objects with namespace.jurisdiction()');
+  }
+  return table;
 }
 
 /** Limits that may be null (unlimited); the per-minute rates, the upload size and the PDF page cap must be numbers. */

@@ -15,7 +15,6 @@ import type { WebhookService } from './lifecycle/webhooks';
 import { directory } from './auth/directory';
 import { DomainService } from './lifecycle/domains';
 import { dohTxtResolver, localTxtResolver } from './lifecycle/domain-verification';
-import { guardDirectory } from './objects/guard-client';
 import type { GuardDirectory } from './objects/guard-types';
 import type { AgentService } from './rag/agents';
 import type { AnswerService } from './rag/answer';
@@ -51,7 +50,8 @@ export interface Services {
 
 export function buildServices(root: Root, session: TenantSession | null): Services {
   const models = session?.services.models ?? tenantModels(root.env, root.config, null).models;
-  const guards = guardDirectory(root.env.TENANT_GUARD, root.log);
+  // Every guard in its tenant's jurisdiction (src/objects/guard-router.ts), like the session's.
+  const guards = root.guards;
   return {
     domains: session ? domainService(root, session, guards) : null,
     retriever: session?.services.retriever ?? null,

@@ -19,7 +19,7 @@ import { AppError } from './lib/errors';
 import { WebhookService } from './lifecycle/webhooks';
 import type { Logger } from './lib/log';
 import { limitsOf } from './objects/admission-rules';
-import { guardClient } from './objects/guard-client';
+import { guardRouter, type GuardRouter } from './objects/guard-router';
 import type { GuardClient } from './objects/guard-types';
 import type { MoveMessage } from './placement/move';
 import { openStore, type TenantStore } from './placement/store';
@@ -45,6 +45,11 @@ export interface Root {
   bookmark?: string | null;
   /** Enqueues a background job message (moveTenant's `tenant.move`, on the ingest queue). */
   enqueueJob(message: MoveMessage): Promise<unknown>;
+  /**
+   * Every tenant's TenantGuard, in its placement's jurisdiction (src/objects/guard-router.ts):
+   * the one way to address a guard, whoever calls (admission, session, jobs, resolvers).
+   */
+  guards: GuardRouter;
   /** A tenant's TenantGuard by id (null with the guard off): for jobs that change admission data. */
   guardFor(tenantId: string): GuardClient | null;
 }
@@ -66,6 +71,7 @@ export function parseBookmark(value: string | null): string | null {
 export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promise<unknown>): void; bookmark?: string | null }): Root {
   const config = loadConfig(env);
   const catalogue = databaseFor(env.DB);
+  const guards = guardRouter(env, config, catalogue, opts.log);
   return {
     env,
     config,
@@ -76,7 +82,8 @@ export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promi
     waitUntil: opts.waitUntil ?? ((p) => void p.catch(() => undefined)),
     bookmark: parseBookmark(opts.bookmark ?? null),
     enqueueJob: (message) => env.INGEST_QUEUE.send(message),
-    guardFor: (tenantId) => (config.guardEnabled ? guardClient(env.TENANT_GUARD, tenantId, opts.log) : null),
+    guards,
+    guardFor: (tenantId) => (config.guardEnabled ? guards.forTenant(tenantId) : null),
   };
 }
 
@@ -141,18 +148,12 @@ export function effectiveLimits(config: Config, tenant: TenantRow): PlanLimits {
   return limitsOf(config.plans, tenant);
 }
 
-/** The TenantGuard namespace of a tenant's placement (its jurisdiction in production). */
-export function guardNamespaceFor(env: AppEnv, jurisdiction: DurableObjectJurisdiction | null): AppEnv['TENANT_GUARD'] {
-  return jurisdiction ? (env.TENANT_GUARD.jurisdiction(jurisdiction) as AppEnv['TENANT_GUARD']) : env.TENANT_GUARD;
-}
-
 /**
  * The TenantGuard client of a tenant, in its placement's jurisdiction: the same object for
  * admission (the pipeline) and for the session's quota checks and usage records.
  */
 export function tenantGuard(root: Root, tenant: TenantRow): GuardClient {
-  const jurisdiction = root.config.placements.get(tenant.placement)?.jurisdiction ?? null;
-  return guardClient(guardNamespaceFor(root.env, jurisdiction), tenant.id, root.log);
+  return root.guards.forTenant(tenant.id, tenant.placement);
 }
 
 export interface SessionOptions {

@@ -14,7 +14,6 @@ import { AppError } from '../lib/errors';
 import { createLogger, errorDetail } from '../lib/log';
 import { misconfigurationOf, misconfiguredError } from '../lib/misconfiguration';
 import { requestStore } from '../lib/request-store';
-import { guardClient } from '../objects/guard-client';
 import type { AdmitResult } from '../objects/guard-types';
 import { BOOKMARK_HEADER, createRoot } from '../tenant-session';
 import { yogaFor } from '../yoga';
@@ -38,7 +37,8 @@ export async function handleGraphQL(request: Request, env: AppEnv, exec: Executi
     const root = createRoot(env, { log, waitUntil: (p) => exec.waitUntil(p), bookmark: request.headers.get(BOOKMARK_HEADER) });
     const deps: AdmissionDeps = {
       config, db: root.catalogue, platform: root.platform, directory, log,
-      guardFor: config.guardEnabled ? (tenantId) => guardClient(env.TENANT_GUARD, tenantId, log.with({ tenantId })) : null,
+      // The tenant's guard in its placement's jurisdiction: the same object the session and jobs reach.
+      guardFor: config.guardEnabled ? (tenantId) => root.guards.forTenant(tenantId) : null,
       beforeLookup: () => spendPreauth(env.PREAUTH_LIMITER, request),
     };
 

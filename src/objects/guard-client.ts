@@ -26,15 +26,25 @@ import type { TenantGuard } from './tenant-guard';
 
 const unavailable = () => new AppError('UPSTREAM_UNAVAILABLE', 'Rate limiter unavailable, try again');
 
+type GuardNamespace = DurableObjectNamespace<TenantGuard>;
+
+export interface GuardClientHooks {
+  /** Called with the placement the gate's record names (src/objects/guard-router.ts keeps it). */
+  placementSeen?(placement: string): void;
+}
+
 /**
  * The guard of one tenant. `log` receives the cause when the guard fails (the client
- * only ever sees UPSTREAM_UNAVAILABLE).
+ * only ever sees UPSTREAM_UNAVAILABLE). `ns` is the namespace, or a function that finds it
+ * (the tenant's jurisdiction, src/objects/guard-router.ts): resolved on the first call, so a
+ * failure to find it fails closed like a broken object.
  */
-export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: string, log?: Logger): GuardClient {
+export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>), tenantId: string, log?: Logger, hooks: GuardClientHooks = {}): GuardClient {
   const logger = () => log ?? requestStore.getStore()?.log ?? createLogger('unknown');
   const call = async <T>(op: string, fn: () => Promise<T>, idempotent: boolean): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
+        await ready();
         return await fn();
       } catch (err) {
         // Read-only calls may be retried once on a transient error; admit/record may
@@ -46,9 +56,17 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
     }
   };
   // idFromName: the same tenant always reaches the same single-threaded object. The stub
-  // is made lazily inside `call`, so a broken binding fails closed like a broken object.
+  // is made lazily inside `call` (`ready`), so a broken binding, or a namespace that cannot be
+  // found, fails closed like a broken object. Only the namespace is awaited, never the stub
+  // (a Promise resolved with a stub would ask the stub for `then`).
   let stub: DurableObjectStub<TenantGuard> | null = null;
-  const guard = () => (stub ??= ns.get(ns.idFromName(tenantId)));
+  const namespace = typeof ns === 'function' ? ns : null;
+  const ready = async (): Promise<void> => {
+    if (stub) return;
+    const n = namespace ? await namespace() : (ns as GuardNamespace);
+    stub ??= n.get(n.idFromName(tenantId));
+  };
+  const guard = () => stub!;
 
   const quotaError = (quota: QuotaName, r: QuotaCheck) =>
     new AppError('QUOTA_EXCEEDED', MONTHLY_QUOTAS.includes(quota) ? `Monthly ${quota} quota exhausted` : `The ${quota} limit is reached`, {
@@ -116,7 +134,11 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
     usage: () => call('usage', () => guard().usage(tenantId) as Promise<UsageSnapshot>, true),
     agentUsage: (agentIds: string[]) => call('agentUsage', () => guard().agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>, true),
     // Not retried: a gate may have consumed tokens before the error.
-    gate: (req: GateRequest) => call('gate', () => guard().gate(tenantId, req) as Promise<GateResult>, false),
+    gate: async (req: GateRequest) => {
+      const r = await call('gate', () => guard().gate(tenantId, req) as Promise<GateResult>, false);
+      if (r.ok) hooks.placementSeen?.(r.tenant.placement);
+      return r;
+    },
     // A retried begin leaves at most an extra pending token, which only makes admission read D1 until it expires.
     beginChange: () => call('beginChange', () => guard().beginChange(tenantId), true),
     commitChange: (token: string) => call('commitChange', () => guard().commitChange(tenantId, token), true),
@@ -125,8 +147,11 @@ export function guardClient(ns: DurableObjectNamespace<TenantGuard>, tenantId: s
   };
 }
 
-/** Reaches any tenant's guard; for platform administration (reading another tenant's usage). */
-export function guardDirectory(ns: DurableObjectNamespace<TenantGuard>, log?: Logger): GuardDirectory {
+/**
+ * Reaches any tenant's guard in one namespace (tests and benchmarks; the Worker addresses
+ * guards through src/objects/guard-router.ts, which knows each tenant's jurisdiction).
+ */
+export function guardDirectory(ns: GuardNamespace, log?: Logger): GuardDirectory {
   return { forTenant: (tenantId) => guardClient(ns, tenantId, log) };
 }
 

@@ -23,6 +23,7 @@ import { loadConfig, type AppEnv, type PlanLimits } from '../env';
 import { countingD1, isolateD1Counter, type QueryCounter } from '../lib/d1-counter';
 import { webhookMessage } from '../lifecycle/webhooks';
 import { judgeKey, judgeMember, judgeTenant, limitsOf } from './admission-rules';
+import { guardNamespace, type Jurisdiction } from './guard-namespace';
 import {
   ACTIVITY_COALESCE_MS,
   MONTHLY_QUOTAS,
@@ -159,6 +160,31 @@ interface Level {
   tokens: number;
 }
 
+/**
+ * Everything a guard holds of its tenant, as one object hands it to its successor when a move
+ * changes the tenant's jurisdiction (retire → adopt): counters, buckets, per-agent usage,
+ * unflushed activity and the quota thresholds already reached. The admission record is not in it: the
+ * successor rebuilds it from D1, the source of truth.
+ */
+export interface GuardHandover {
+  periods: PeriodState[];
+  buckets: ({ name: string } & Bucket)[];
+  agentUsage: { period: string; agent_id: string; asks: number; prompt_tokens: number; completion_tokens: number }[];
+  activity: ({ k: string } & Activity)[];
+  /** Quota thresholds already reached (and whether announced): the successor must not announce them again. */
+  thresholds?: { period: string; quota: string; percent: number; used: number; lim: number; sent: number }[];
+}
+
+/** Where this object stands in a hand-over (persisted in meta 'handover'). */
+interface HandoverState {
+  /** Retired by this move: every call is forwarded to the tenant's guard in `jurisdiction`. */
+  retired?: { moveId: string; jurisdiction: Jurisdiction; snapshot: GuardHandover } | null;
+  /** The successor of this move, before adopting: serves, but writes no usage to D1 yet. */
+  expecting?: string | null;
+  /** The last move whose hand-over this object adopted (adopt is idempotent per move). */
+  adopted?: string | null;
+}
+
 export class TenantGuard extends DurableObject<Env> {
   /**
    * Milliseconds since the epoch. Bucket refill and the calendar month read it; tests
@@ -190,6 +216,7 @@ export class TenantGuard extends DurableObject<Env> {
   private lastLimits: PlanLimits | null = null;
   /** Thresholds already reached, `<period>:<quota>:<percent>` (the thresholds table holds them durably). */
   private readonly reached = new Set<string>();
+  private handover: HandoverState = {};
   /** D1 statements this object prepared (tests read it: a warm admission makes none). */
   readonly d1: QueryCounter = { queries: 0 };
   private readonly db: Database;
@@ -240,6 +267,7 @@ export class TenantGuard extends DurableObject<Env> {
     }
 
     for (const row of sql.exec<{ k: string; v: string }>("SELECT k, v FROM meta WHERE k = 'tenant'")) this.tenantId = row.v;
+    for (const row of sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'handover'")) this.handover = JSON.parse(row.v) as HandoverState;
     for (const row of sql.exec<Record<string, number | string>>('SELECT * FROM periods ORDER BY period')) {
       const p = { period: String(row.period), version: Number(row.version), flushed: Number(row.flushed) } as PeriodState;
       for (const c of COUNTERS) p[c] = Number(row[COLUMNS[c]]);
@@ -264,6 +292,8 @@ export class TenantGuard extends DurableObject<Env> {
    */
   async admit(tenantId: string, req: AdmitRequest): Promise<AdmitResult> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.admit(tenantId, req) as Promise<AdmitResult>;
     return this.admitNow(req, this.clock());
   }
 
@@ -279,6 +309,8 @@ export class TenantGuard extends DurableObject<Env> {
    */
   async gate(tenantId: string, req: GateRequest): Promise<GateResult> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.gate(tenantId, req) as Promise<GateResult>;
     const weight = req.weight;
     if (!Number.isInteger(weight) || weight < 1) throw new TypeError(`weight must be an integer >= 1 (got ${String(weight)})`);
     const { record, keys, limits } = await this.admissionRecord();
@@ -388,12 +420,16 @@ export class TenantGuard extends DurableObject<Env> {
   /** Would `amount` more of `quota` fit? Consumes nothing. */
   async checkQuota(tenantId: string, limits: PlanLimits, quota: QuotaName, amount: number): Promise<QuotaCheck> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.checkQuota(tenantId, limits, quota, amount) as Promise<QuotaCheck>;
     return this.quotaCheck(limits, quota, amount, this.clock());
   }
 
   /** Check and record in one event: either `amount` is recorded or nothing is. */
   async consume(tenantId: string, limits: PlanLimits, quota: QuotaName, amount: number): Promise<QuotaCheck> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.consume(tenantId, limits, quota, amount) as Promise<QuotaCheck>;
     const now = this.clock();
     const check = this.quotaCheck(limits, quota, amount, now);
     if (check.ok) this.add(this.current(now), { [quota]: amount }, limits);
@@ -410,6 +446,8 @@ export class TenantGuard extends DurableObject<Env> {
    */
   async reserve(tenantId: string, limits: PlanLimits, delta: UsageDelta): Promise<QuotaCheck & { quota: QuotaName | null }> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.reserve(tenantId, limits, delta) as Promise<QuotaCheck & { quota: QuotaName | null }>;
     const now = this.clock();
     const wanted = Object.entries(delta).filter(([, v]) => v !== undefined) as [QuotaName, number][];
     for (const [quota, amount] of wanted) {
@@ -427,6 +465,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** Adds reported consumption (negative for documents/storedBytes when documents are deleted). */
   async record(tenantId: string, delta: UsageDelta & { promptTokens?: number }, opts?: RecordOptions): Promise<void> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return opts ? next.record(tenantId, delta, opts) : next.record(tenantId, delta);
     const agentId = opts?.agentId ?? null;
     if (agentId !== null && (typeof agentId !== 'string' || !agentId)) throw new TypeError('agentId must be a non-empty string');
     const clean = cleanDelta(delta);
@@ -447,6 +487,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** This month's asks and tokens of the given agents (zeros for one without any). */
   async agentUsage(tenantId: string, agentIds: string[]): Promise<AgentUsageSnapshot[]> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.agentUsage(tenantId, agentIds) as Promise<AgentUsageSnapshot[]>;
     if (!Array.isArray(agentIds) || agentIds.some((id) => typeof id !== 'string')) throw new TypeError('agentIds must be a list of ids');
     const period = this.current(this.clock()).period;
     const rows = new Map<string, AgentUsageSnapshot>();
@@ -461,6 +503,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** The live figures of the current month. */
   async usage(tenantId: string): Promise<UsageSnapshot> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.usage(tenantId) as Promise<UsageSnapshot>;
     return this.snapshot(this.clock());
   }
 
@@ -487,6 +531,8 @@ export class TenantGuard extends DurableObject<Env> {
    */
   async beginChange(tenantId: string): Promise<string> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.beginChange(tenantId);
     const token = crypto.randomUUID();
     this.pending.set(token, Date.now());
     this.savePending();
@@ -497,6 +543,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** The change's D1 write has finished (or failed): the next admission rebuilds the record from D1. */
   async commitChange(tenantId: string, token: string): Promise<void> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.commitChange(tenantId, token);
     this.pending.delete(token);
     this.savePending();
     this.invalidate();
@@ -508,6 +556,8 @@ export class TenantGuard extends DurableObject<Env> {
    */
   async allowedOrigins(tenantId: string, domain?: string | null): Promise<string[] | null> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.allowedOrigins(tenantId, domain);
     const { record } = await this.admissionRecord();
     if (record && domain && !record.domains.includes(domain)) return null;
     return record ? parseSettings(record.tenant).allowedOrigins ?? [] : [];
@@ -516,6 +566,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** Writes due bookkeeping (and usage) to D1 now, e.g. before `members` lists last-seen times. */
   async flushActivity(tenantId: string): Promise<void> {
     this.bind(tenantId);
+    const next = this.successor(tenantId);
+    if (next) return next.flushActivity(tenantId);
     await this.flush();
   }
 
@@ -541,10 +593,14 @@ export class TenantGuard extends DurableObject<Env> {
   }
 
   private async flushOnce(): Promise<void> {
+    // A retired guard's figures went to its successor, which writes them: writing here too
+    // would overwrite its newer absolute values with older ones.
+    if (this.handover.retired) return;
     const now = this.clock();
     if (this.tenantId && this.cur) this.current(now); // a month that ended without traffic still rolls over
     const pending = [...this.periods.values()].filter((p) => p.version > p.flushed).map((p) => ({ ...p }));
-    if (pending.length && this.tenantId && !this.tenantId.startsWith('__')) {
+    // A successor writes usage only once it holds its predecessor's figures too (adopt).
+    if (pending.length && this.tenantId && !this.tenantId.startsWith('__') && !this.handover.expecting) {
       const stmt = this.d1db.prepare(
         `INSERT INTO usage (tenant_id, period, ${COUNTERS.map((c) => COLUMNS[c]).join(', ')}, updated_at)
          VALUES (${Array.from({ length: COUNTERS.length + 3 }, (_, i) => `?${i + 1}`).join(', ')})
@@ -557,8 +613,9 @@ export class TenantGuard extends DurableObject<Env> {
       await this.d1db.batch(pending.map((p) => stmt.bind(tenantId, p.period, ...COUNTERS.map((c) => p[c]), at)));
     }
     await this.flushActivityOnce(now);
-    await this.sendThresholds();
-    for (const snap of pending) {
+    // A successor announces thresholds once it holds its predecessor's (adopt), never twice.
+    if (!this.handover.expecting) await this.sendThresholds();
+    for (const snap of this.handover.expecting ? [] : pending) {
       const p = this.periods.get(snap.period);
       if (!p) continue;
       p.flushed = Math.max(p.flushed, snap.version);
@@ -578,6 +635,139 @@ export class TenantGuard extends DurableObject<Env> {
       }
     }
     if (this.isDirty()) this.scheduleFlush(FLUSH_INTERVAL_MS);
+  }
+
+  // ---------------------------------------------------------------- hand-over (moves)
+
+  /**
+   * A move is about to put the tenant in this object's jurisdiction (src/placement/move.ts,
+   * switch step). Whatever this object still holds is stale (it is a guard retired by an
+   * earlier move, or new), so it is dropped; until `adopt`, the object serves the tenant's
+   * requests but writes no usage to D1 (its figures are partial). Idempotent per move.
+   */
+  async expectAdoption(tenantId: string, moveId: string): Promise<void> {
+    this.bind(tenantId);
+    if (this.handover.adopted === moveId || this.handover.expecting === moveId) return;
+    this.wipe();
+    this.handover = { expecting: moveId, adopted: this.handover.adopted ?? null };
+    this.saveHandover();
+  }
+
+  /**
+   * The tenant's guard is now the one in `jurisdiction` (the catalogue has switched): freezes
+   * this object's figures, returns them for the successor, and from now on forwards every call
+   * there (a caller with a stale address reaches the right guard through one more hop) and
+   * writes nothing to D1. Idempotent per move: a resumed move gets the same figures again.
+   */
+  async retire(tenantId: string, moveId: string, jurisdiction: Jurisdiction): Promise<GuardHandover> {
+    this.bind(tenantId);
+    const done = this.handover.retired;
+    if (done?.moveId === moveId) return done.snapshot;
+    // A flush already writing to D1 lands first: it must not overwrite the successor's newer figures.
+    await this.flushing;
+    const again = this.handover.retired;
+    if (again?.moveId === moveId) return again.snapshot;
+    const sql = this.ctx.storage.sql;
+    const snapshot: GuardHandover = {
+      periods: [...this.periods.values()].map((p) => ({ ...p })),
+      buckets: [...this.buckets.entries()].map(([name, b]) => ({ name, ...b })),
+      agentUsage: [...sql.exec<GuardHandover['agentUsage'][number]>('SELECT period, agent_id, asks, prompt_tokens, completion_tokens FROM agent_usage')],
+      activity: [...this.activity.entries()].map(([k, a]) => ({ k, ...a })),
+      thresholds: [...sql.exec<NonNullable<GuardHandover['thresholds']>[number]>('SELECT period, quota, percent, used, lim, sent FROM thresholds')],
+    };
+    this.wipe();
+    this.handover = { retired: { moveId, jurisdiction, snapshot }, adopted: this.handover.adopted ?? null };
+    this.saveHandover();
+    await this.ctx.storage.deleteAlarm();
+    this.alarmAt = null;
+    return snapshot;
+  }
+
+  /**
+   * Takes over the figures of the tenant's previous guard (what `retire` returned), added to
+   * what this object counted since `expectAdoption` (requests admitted here while the move
+   * finished). Then it writes usage to D1 again, the sum. Idempotent per move.
+   */
+  async adopt(tenantId: string, moveId: string, from: GuardHandover): Promise<void> {
+    this.bind(tenantId);
+    if (this.handover.adopted === moveId) return;
+    for (const src of from.periods) {
+      const p = this.periods.get(src.period) ?? ({ period: src.period, version: 0, flushed: 0, ...Object.fromEntries(COUNTERS.map((c) => [c, 0])) } as PeriodState);
+      for (const c of COUNTERS) p[c] = Math.max(0, p[c] + src[c]);
+      p.version += 1;
+      p.flushed = 0;
+      this.periods.set(p.period, p);
+      this.savePeriod(p);
+    }
+    const latest = [...this.periods.keys()].sort().at(-1);
+    if (latest) {
+      this.cur = this.periods.get(latest)!;
+      this.curStarts = this.curEnds = 0;
+    }
+    // The emptier bucket of the two: never more tokens than either guard would have given.
+    for (const { name, tokens, at } of from.buckets) {
+      const mine = this.buckets.get(name);
+      if (!mine || tokens < mine.tokens) this.buckets.set(name, { tokens, at });
+    }
+    if (this.buckets.size) {
+      this.ctx.storage.sql.exec(
+        `INSERT OR REPLACE INTO buckets (name, tokens, at) VALUES ${[...this.buckets].map(() => '(?, ?, ?)').join(', ')}`,
+        ...[...this.buckets].flatMap(([k, b]) => [k, b.tokens, b.at]),
+      );
+    }
+    for (const r of from.agentUsage) {
+      this.ctx.storage.sql.exec(
+        `INSERT INTO agent_usage (period, agent_id, asks, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (period, agent_id) DO UPDATE SET asks = asks + excluded.asks,
+         prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens`,
+        r.period, r.agent_id, r.asks, r.prompt_tokens, r.completion_tokens,
+      );
+    }
+    for (const { k, ...a } of from.activity) {
+      const mine = this.activity.get(k);
+      // The later sighting wins; anything not yet in D1 on either side is written again (the upserts never move back).
+      const merged: Activity = mine && mine.seenAt >= a.seenAt ? { ...mine } : { ...a };
+      if (mine && (mine.writtenAt === null || a.writtenAt === null)) merged.writtenAt = null;
+      this.activity.set(k, merged);
+      this.saveActivity(k, merged);
+    }
+    for (const r of from.thresholds ?? []) {
+      // Announced by either guard counts as announced; one still pending is sent by this one.
+      this.ctx.storage.sql.exec(
+        `INSERT INTO thresholds (period, quota, percent, used, lim, sent) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (period, quota, percent) DO UPDATE SET sent = max(sent, excluded.sent)`,
+        r.period, r.quota, r.percent, r.used, r.lim, r.sent,
+      );
+      this.reached.add(`${r.period}:${r.quota}:${r.percent}`);
+    }
+    this.handover = { adopted: moveId };
+    this.saveHandover();
+    this.scheduleFlush(0);
+  }
+
+  /** Drops every figure and bucket (a retired or stale guard): memory and storage. */
+  private wipe(): void {
+    const sql = this.ctx.storage.sql;
+    for (const t of ['periods', 'buckets', 'agent_usage', 'activity', 'thresholds']) sql.exec(`DELETE FROM ${t}`);
+    this.reached.clear();
+    this.periods.clear();
+    this.buckets.clear();
+    this.activity.clear();
+    this.cur = null;
+    this.curStarts = this.curEnds = 0;
+  }
+
+  private saveHandover(): void {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('handover', ?)", JSON.stringify(this.handover));
+  }
+
+  /** The tenant's guard after a move that retired this one, or null while this one serves. */
+  private successor(tenantId: string): DurableObjectStub<TenantGuard> | null {
+    this.bind(tenantId);
+    const retired = this.handover.retired;
+    if (!retired) return null;
+    const ns = guardNamespace(this.env as AppEnv, retired.jurisdiction);
+    return ns.get(ns.idFromName(tenantId));
   }
 
   // ---------------------------------------------------------------- internals

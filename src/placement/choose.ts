@@ -57,12 +57,15 @@ export async function choosePlacement(
     const placement = `dedicated:${name}`;
     if (!parsePlacement(placement)) throw bad('libsql.name must be a lower-case name (a-z, 0-9, -; at most 32)', 'libsql.name');
     if (req.placement && req.placement !== placement) throw bad(`placement must be ${placement} (or omitted) with libsql`, 'placement');
-    if (table.get(placement)) throw bad(`${placement} is a configured D1 database; choose another libsql.name`, 'libsql.name');
+    if (table.get(placement)?.backend === 'd1') throw bad(`${placement} is a configured D1 database; choose another libsql.name`, 'libsql.name');
     if (await deps.platform.tenantDatabase(name)) throw bad(`a libSQL database named ${name} is already registered`, 'libsql.name');
     const url = req.libsql.url.trim();
     // Only network URLs: a Worker cannot open file: databases (those are for Node tests).
     const fileOk = deps.config.environment === 'test' && FILE_URL.test(url);
-    if ((!LIBSQL_URL.test(url) && !fileOk) || url.length > 2_048) throw bad('libsql.url must be a libsql://, https:// or wss:// URL', 'libsql.url');
+    if (FILE_URL.test(url) && !fileOk) {
+      throw bad('libsql.url: a Worker cannot open file: databases; give the http:// (local sqld, `turso dev`) or libsql:// / https:// (Turso) URL of a libSQL server', 'libsql.url');
+    }
+    if ((!LIBSQL_URL.test(url) && !fileOk) || url.length > 2_048) throw bad('libsql.url must be a libsql://, https://, http:// or wss:// URL', 'libsql.url');
     const token = req.libsql.authToken ?? '';
     if (token.length > 8_192) throw bad('libsql.authToken is longer than 8,192 characters', 'libsql.authToken');
     let box;
@@ -84,9 +87,10 @@ export async function choosePlacement(
   if (req.placement) {
     const ref = parsePlacement(req.placement);
     if (!ref) throw bad('placement must be shared, regional:<region> or dedicated:<name>', 'placement');
-    const configured = !!table.get(ref.id) || ref.kind === 'shared' || (ref.kind === 'dedicated' && !!(await deps.platform.tenantDatabase(ref.name!)));
+    // A libSQL entry in PLACEMENTS names bindings only: the database itself must be registered.
+    const configured = table.get(ref.id)?.backend === 'd1' || ref.kind === 'shared' || (ref.kind === 'dedicated' && !!(await deps.platform.tenantDatabase(ref.name!)));
     if (!configured) {
-      const known = [...table.entries.map((e) => e.id)].join(', ');
+      const known = table.entries.filter((e) => e.backend === 'd1').map((e) => e.id).join(', ');
       throw bad(`placement ${ref.id} is not configured (configured: ${known}; a libSQL database needs libsql { url authToken })`, 'placement');
     }
     if (ref.kind === 'dedicated' && (await taken(ref.id))) throw bad(`${ref.id} already holds another tenant's data`, 'placement');
@@ -95,7 +99,7 @@ export async function choosePlacement(
 
   if (req.tier === 'dedicated') {
     for (const e of table.entries) {
-      if (e.kind === 'dedicated' && !(await taken(e.id))) return { placement: e.id, database: null };
+      if (e.kind === 'dedicated' && e.backend === 'd1' && !(await taken(e.id))) return { placement: e.id, database: null };
     }
     throw bad('no dedicated database is free: add one to PLACEMENTS, or give libsql { url authToken }', 'tier');
   }
@@ -108,7 +112,7 @@ export async function choosePlacement(
  * its row is written by the migration command's first run instead.
  */
 export async function prepareResidence(root: StoreRoot, tenant: TenantRow): Promise<void> {
-  if (tenant.placement === 'shared' || !root.config.placements.get(tenant.placement)) return;
+  if (tenant.placement === 'shared' || root.config.placements.get(tenant.placement)?.backend !== 'd1') return;
   const store = await openStore(root, tenant.placement);
   await writeResidence(store.db, tenant);
 }

@@ -15,6 +15,13 @@
  * `shared` is implicit (DB, DOCUMENTS, VECTORIZE or the local store). `bucket` defaults to
  * DOCUMENTS, `vectors` (a Vectorize binding) to VECTORIZE; `jurisdiction` places the tenant's
  * Durable Objects (TenantGuard) with `namespace.jurisdiction()`.
+ *
+ * A libSQL database has no binding: its URL and token are registered in the catalogue when a
+ * tenant is created or moved there. An entry `{"backend": "libsql", ...}` for its placement id
+ * names the bucket, vector index and jurisdiction that go with it (validated here like a D1
+ * entry's); a libSQL database without an entry uses DOCUMENTS and VECTORIZE.
+ *
+ *   "dedicated:acme": {"backend": "libsql", "bucket": "DOCUMENTS_EU", "vectors": "VECTORIZE_EU", "jurisdiction": "eu"}
  */
 
 export type PlacementKind = 'shared' | 'regional' | 'dedicated';
@@ -28,8 +35,10 @@ export interface PlacementRef {
 
 /** One row of the table: the bindings that serve a placement. */
 export interface PlacementEntry extends PlacementRef {
-  /** D1 binding name. */
-  database: string;
+  /** Where the tenant rows are: a D1 binding, or a libSQL database registered in the catalogue. */
+  backend: 'd1' | 'libsql';
+  /** D1 binding name; null for a libSQL placement. */
+  database: string | null;
   /** R2 binding name for originals. */
   bucket: string;
   /** Vectorize binding name (used when VECTOR_BACKEND=vectorize). */
@@ -38,7 +47,7 @@ export interface PlacementEntry extends PlacementRef {
 }
 
 export interface PlacementTable {
-  /** Every configured D1 placement, `shared` first. */
+  /** Every configured placement, `shared` first (D1 ones and libSQL ones with an entry). */
   readonly entries: readonly PlacementEntry[];
   get(id: string): PlacementEntry | undefined;
 }
@@ -72,7 +81,7 @@ const isR2 = (v: unknown) => !!v && typeof (v as R2Bucket).put === 'function' &&
  * Vectorize bindings are in use (VECTOR_BACKEND=vectorize), so they are checked only then.
  */
 export function parsePlacementTable(raw: string | undefined, env: Bindings, vectorize: boolean): PlacementTable {
-  const shared: PlacementEntry = { id: 'shared', kind: 'shared', name: null, database: 'DB', bucket: 'DOCUMENTS', vectors: 'VECTORIZE', jurisdiction: null };
+  const shared: PlacementEntry = { id: 'shared', kind: 'shared', name: null, backend: 'd1', database: 'DB', bucket: 'DOCUMENTS', vectors: 'VECTORIZE', jurisdiction: null };
   const entries: PlacementEntry[] = [shared];
   if (raw && raw.trim()) {
     let parsed: unknown;
@@ -92,16 +101,25 @@ export function parsePlacementTable(raw: string | undefined, env: Bindings, vect
       if (!value || typeof value !== 'object' || Array.isArray(value)) throw new PlacementConfigError(`${at} must be an object like {"database": "DB_EU"}`);
       const v = value as Record<string, unknown>;
       for (const k of Object.keys(v)) {
-        if (!['database', 'bucket', 'vectors', 'jurisdiction'].includes(k)) throw new PlacementConfigError(`${at}: unknown field "${k}" (database, bucket, vectors, jurisdiction)`);
+        if (!['backend', 'database', 'bucket', 'vectors', 'jurisdiction'].includes(k)) throw new PlacementConfigError(`${at}: unknown field "${k}" (backend, database, bucket, vectors, jurisdiction)`);
       }
-      const database = v.database;
-      if (typeof database !== 'string' || !database) throw new PlacementConfigError(`${at}.database must name a D1 binding`);
-      if (!isD1(env[database])) {
-        throw new PlacementConfigError(`${at}.database names binding ${database}, which is not a D1 database binding of this Worker (add [[d1_databases]] binding = "${database}" to wrangler.toml)`);
+      const backend = v.backend ?? 'd1';
+      if (backend !== 'd1' && backend !== 'libsql') throw new PlacementConfigError(`${at}.backend must be "d1" (default) or "libsql" (got ${JSON.stringify(backend)})`);
+      let database: string | null = null;
+      if (backend === 'libsql') {
+        if (ref.kind !== 'dedicated') throw new PlacementConfigError(`${at}: a libSQL database is a dedicated placement ("dedicated:<name>")`);
+        if (v.database !== undefined) throw new PlacementConfigError(`${at}: a libSQL placement has no database binding (its URL and token are registered in the catalogue by createTenant / moveTenant with libsql)`);
+      } else {
+        const d = v.database;
+        if (typeof d !== 'string' || !d) throw new PlacementConfigError(`${at}.database must name a D1 binding`);
+        if (!isD1(env[d])) {
+          throw new PlacementConfigError(`${at}.database names binding ${d}, which is not a D1 database binding of this Worker (add [[d1_databases]] binding = "${d}" to wrangler.toml)`);
+        }
+        const other = usedDatabases.get(d);
+        if (other) throw new PlacementConfigError(`${at}.database ${d} already serves ${other}: each placement needs a database of its own`);
+        usedDatabases.set(d, id);
+        database = d;
       }
-      const other = usedDatabases.get(database);
-      if (other) throw new PlacementConfigError(`${at}.database ${database} already serves ${other}: each placement needs a database of its own`);
-      usedDatabases.set(database, id);
       const bucket = v.bucket === undefined ? 'DOCUMENTS' : v.bucket;
       if (typeof bucket !== 'string' || !isR2(env[bucket])) {
         throw new PlacementConfigError(`${at}.bucket names ${String(bucket)}, which is not an R2 bucket binding of this Worker (add [[r2_buckets]] binding = "${String(bucket)}")`);
@@ -113,11 +131,16 @@ export function parsePlacementTable(raw: string | undefined, env: Bindings, vect
       if (jurisdiction !== null && !(JURISDICTIONS as readonly unknown[]).includes(jurisdiction)) {
         throw new PlacementConfigError(`${at}.jurisdiction must be one of ${JURISDICTIONS.join(', ')} (got ${JSON.stringify(jurisdiction)})`);
       }
-      entries.push({ ...ref, database, bucket, vectors, jurisdiction: jurisdiction as DurableObjectJurisdiction | null });
+      entries.push({ ...ref, backend, database, bucket, vectors, jurisdiction: jurisdiction as DurableObjectJurisdiction | null });
     }
   }
   const byId = new Map(entries.map((e) => [e.id, e]));
   return { entries, get: (id) => byId.get(id) };
+}
+
+/** The bindings a libSQL placement without an entry uses: the default bucket and vector index. */
+export function libsqlDefaults(ref: PlacementRef): PlacementEntry {
+  return { ...ref, backend: 'libsql', database: null, bucket: 'DOCUMENTS', vectors: 'VECTORIZE', jurisdiction: null };
 }
 
 /**
@@ -126,5 +149,6 @@ export function parsePlacementTable(raw: string | undefined, env: Bindings, vect
  * Tenant.placement says so).
  */
 export function defaultPlacement(table: PlacementTable, region: string | null): string {
-  return region && table.get(`regional:${region.toLowerCase()}`) ? `regional:${region.toLowerCase()}` : 'shared';
+  const regional = region ? table.get(`regional:${region.toLowerCase()}`) : undefined;
+  return regional ? regional.id : 'shared';
 }

@@ -11,8 +11,11 @@
  *   vectors    target index: getByIds from the source index, upsert (skipped when both share an index)
  *   originals  target bucket: every object under `<tenant>/` (skipped when both share a bucket)
  *   verify     counts and SHA-256 content hashes of rows, vectors and originals on both sides
- *   switch     catalogue, one batch: placement = target, moving_to = NULL (writes allowed again)
- *   cleanup    source: vectors, originals and rows deleted behind the fence, which stays ('moved')
+ *   switch     catalogue, one batch: placement = target, moving_to = NULL (writes allowed again);
+ *              when the jurisdiction changes, the target's TenantGuard is told first (expectAdoption)
+ *   cleanup    guard hand-over (jurisdiction changed: the source guard retires and forwards, the
+ *              target adopts its figures); then source vectors, originals and rows deleted behind
+ *              the fence, which stays ('moved')
  *              so a writer still holding the old placement is refused instead of writing there
  *   done
  *
@@ -39,6 +42,8 @@ import { AppError } from '../lib/errors';
 import { errorDetail } from '../lib/log';
 import { sha256Hex } from '../lib/ids';
 import { changeAdmission } from '../objects/guard-client';
+import { guardNamespace } from '../objects/guard-namespace';
+import { jurisdictionOfPlacement } from '../objects/guard-router';
 import type { GuardClient } from '../objects/guard-types';
 import { choosePlacement, type PlacementRequest } from './choose';
 import { openStore, type StoreRoot, type TenantStore } from './store';
@@ -49,6 +54,12 @@ const ROW_PAGE = 200;
 const VECTOR_PAGE = 100;
 /** Objects per listed page. */
 const OBJECT_PAGE = 100;
+/**
+ * How long verify waits for a Vectorize target to show the vectors copied into it: Vectorize
+ * applies writes asynchronously (median under 30 s, DESIGN §10), so a first verify right after
+ * the copy may see fewer. Past this, the shortfall is real and the move fails (source intact).
+ */
+export const VECTOR_VISIBILITY_MS = 5 * 60_000;
 
 export interface MoveMessage {
   type: 'tenant.move';
@@ -70,7 +81,11 @@ export interface MoveState {
   rows?: Record<string, { count: number; hash: string }>;
   vectors?: { count: number; hash: string } | null;
   originals?: { count: number; hash: string } | null;
+  /** When verify first found a Vectorize target short of vectors (waiting for them to apply). */
+  vectorsPendingSince?: number;
   cleaned?: TenantTableName[];
+  /** The TenantGuard's figures went to the target jurisdiction's guard (or no hand-over was needed). */
+  guardHandedOver?: boolean;
   vectorsCleaned?: boolean;
   originalsCleaned?: boolean;
 }
@@ -78,6 +93,8 @@ export interface MoveState {
 export interface MoveDeps extends StoreRoot {
   /** The tenant's guard (the root's), told around the tenant-row writes; absent with the guard off. */
   guardFor?(tenantId: string): GuardClient | null;
+  /** The tenant's guard as a placement would address it (the target's, around the switch). */
+  guards?: { forTenant(tenantId: string, placement?: string): GuardClient };
   /** Enqueues the job's next run (the ingest queue carries move messages too). */
   enqueue?(message: MoveMessage): Promise<unknown>;
   /**
@@ -236,7 +253,17 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
       let vectors: MoveState['vectors'] = null;
       if (source.vectorIndex !== target.vectorIndex) {
         const [a, b] = await Promise.all([vectorFingerprint(source, tenantId), vectorFingerprint(target, tenantId, source.db)]);
-        if (a.count !== b.count || a.hash !== b.hash) throw new VerifyError(`vectors: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different values' : ''}`);
+        if (a.count !== b.count || a.hash !== b.hash) {
+          const message = `vectors: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different values' : ''}`;
+          // Fewer in a Vectorize target may be writes not applied yet: a transient error (the job
+          // stays at verify, the queue retries) until VECTOR_VISIBILITY_MS has passed.
+          const since = state.vectorsPendingSince ?? Date.now();
+          if (b.count < a.count && target.vectorIndex.startsWith('vectorize:') && Date.now() - since < VECTOR_VISIBILITY_MS) {
+            if (state.vectorsPendingSince === undefined) await save({ ...state, vectorsPendingSince: since });
+            throw new Error(`${message}: waiting for Vectorize to apply the copied vectors`);
+          }
+          throw new VerifyError(message);
+        }
         vectors = a;
       }
       let originals: MoveState['originals'] = null;
@@ -248,11 +275,20 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
       return advance('switch', { ...state, rows, vectors, originals, cursor: null });
     }
     case 'switch': {
-      if (!(await admissionChange(deps, move.tenantId, () => moves.switchPlacement(move, state)))) throw new Retry('the switch did not apply');
+      await guardHandover(deps, move, 'expect');
+      // Both guards drop their records: the source's (it keeps serving until the hand-over) and
+      // the target's (a caller may have reached it early), so neither admits on the old placement.
+      const target = deps.guardFor && deps.guards ? deps.guards.forTenant(tenantId, move.target) : null;
+      const switchIt = () => admissionChange(deps, tenantId, () => moves.switchPlacement(move, state));
+      if (!(await (target ? changeAdmission(target, switchIt, deps.log) : switchIt()))) throw new Retry('the switch did not apply');
       await deps.afterUnit?.('switch', state);
       return;
     }
     case 'cleanup': {
+      if (!state.guardHandedOver) {
+        await guardHandover(deps, move, 'transfer');
+        return save({ ...state, guardHandedOver: true });
+      }
       // Vectors and originals first: their ids and keys come from the source rows.
       if (!state.vectorsCleaned) {
         if (source.vectorIndex !== target.vectorIndex) {
@@ -288,6 +324,28 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
     default:
       return;
   }
+}
+
+/**
+ * A move that changes the Durable Object jurisdiction moves the tenant's TenantGuard too
+ * (src/objects/guard-router.ts): before the switch the target guard drops anything stale and
+ * holds back its D1 usage writes ('expect'); after it, the source guard freezes its figures and
+ * forwards every later call, and the target adds them to its own ('transfer'). Every call is
+ * idempotent per move, so a resumed move repeats them safely. Nothing to do with the guard off
+ * or within one jurisdiction (the same object serves both placements).
+ */
+async function guardHandover(deps: MoveDeps, move: TenantMoveRow, phase: 'expect' | 'transfer'): Promise<void> {
+  if (!deps.config.guardEnabled) return;
+  const from = jurisdictionOfPlacement(deps.config, move.source);
+  const to = jurisdictionOfPlacement(deps.config, move.target);
+  if (from === to) return;
+  const stub = (j: typeof from) => {
+    const ns = guardNamespace(deps.env, j);
+    return ns.get(ns.idFromName(move.tenantId));
+  };
+  if (phase === 'expect') return stub(to).expectAdoption(move.tenantId, move.id);
+  const figures = await stub(from).retire(move.tenantId, move.id, to);
+  await stub(to).adopt(move.tenantId, move.id, figures);
 }
 
 async function deleteResidenceBehindFence(db: Database, tenantId: string, moveId: string): Promise<void> {

@@ -11,11 +11,12 @@ import { PlatformStore } from '../db/platform-store';
 import { SCHEMA_VERSION, schemaVersionOf } from '../db/schema-version';
 import type { AppEnv, Config } from '../env';
 import { AppError } from '../lib/errors';
-import type { Logger } from '../lib/log';
+import { errorDetail, type Logger } from '../lib/log';
+import { misconfigurationOf } from '../lib/misconfiguration';
 import { secretBox, type SecretBox } from '../lib/secret-box';
 import { placedVectorStore } from '../vector';
 import type { VectorReader, VectorStore } from '../vector/types';
-import { parsePlacement, type PlacementRef } from './config';
+import { libsqlDefaults, parsePlacement, type PlacementRef } from './config';
 
 export interface TenantStore {
   placement: PlacementRef;
@@ -63,8 +64,8 @@ export async function openStore(root: StoreRoot, placementId: string, opts: Open
   const entry = root.config.placements.get(placementId);
   const env = root.env as unknown as Record<string, unknown>;
   let store: TenantStore;
-  if (entry) {
-    const d1 = env[entry.database] as D1Database;
+  if (entry?.backend === 'd1') {
+    const d1 = env[entry.database!] as D1Database;
     // Sessions API (DESIGN §10): reads may be served by a replica; a bookmark makes them at
     // least as new as the client's last write; within the request the session is sequential.
     const session = d1.withSession(opts.bookmark || 'first-unconstrained');
@@ -81,11 +82,13 @@ export async function openStore(root: StoreRoot, placementId: string, opts: Open
       bookmark: () => session.getBookmark(),
     };
   } else if (ref.kind === 'dedicated') {
+    // A libSQL database: its own bucket, index and jurisdiction when PLACEMENTS names them.
+    const bindings = entry ?? libsqlDefaults(ref);
     const db = await libsqlFor(root, ref.name!);
-    const vectors = placedVectorStore(root.config, root.env, placementId);
+    const vectors = placedVectorStore(root.config, root.env, placementId, bindings.vectors);
     store = {
-      placement: ref, backend: 'libsql', db, blobs: root.env.DOCUMENTS, bucket: 'DOCUMENTS',
-      vectors: vectors.store, vectorIndex: vectors.index, jurisdiction: null, bookmark: () => null,
+      placement: ref, backend: 'libsql', db, blobs: env[bindings.bucket] as R2Bucket, bucket: bindings.bucket,
+      vectors: vectors.store, vectorIndex: vectors.index, jurisdiction: bindings.jurisdiction, bookmark: () => null,
     };
   } else {
     throw new Error(`tenant placement "${placementId}" is not configured (PLACEMENTS has no entry for it)`);
@@ -96,7 +99,16 @@ export async function openStore(root: StoreRoot, placementId: string, opts: Open
 
 async function ensureSchema(root: StoreRoot, placementId: string, db: Database): Promise<void> {
   if (current.has(placementId)) return;
-  const version = await schemaVersionOf(db);
+  let version: number;
+  try {
+    version = await schemaVersionOf(db);
+  } catch (err) {
+    // The first contact with the tenant's database in this isolate: a database that cannot be
+    // reached (a libSQL server down, a wrong URL) is an outage of this tenant, not a bug.
+    if (misconfigurationOf(err)) throw err;
+    root.log.error('tenant database unreachable', { placement: placementId, ...redacted(placementId, errorDetail(err)) });
+    throw new AppError('UPSTREAM_UNAVAILABLE', "This tenant's database cannot be reached right now; try again later.", { reason: 'database_unreachable' }, { cause: err });
+  }
   if (version < SCHEMA_VERSION) {
     root.log.error('tenant database behind the schema', { placement: placementId, version, needed: SCHEMA_VERSION, fix: 'npm run db:migrate -- --remote' });
     throw new AppError(
@@ -126,6 +138,20 @@ export function secretBoxOf(env: AppEnv): Promise<SecretBox> {
 export const credentialPurpose = (name: string, field: 'url' | 'token') => `tenant_databases:${name}:${field}`;
 
 const libsqlClients = new Map<string, { sealed: string; db: Database }>();
+/** The host of each opened libSQL database, kept only to scrub it from logged errors. */
+const libsqlHosts = new Map<string, string>();
+
+/**
+ * A logged error without the libSQL database's host (a connection error names host and port,
+ * and the URL is part of the sealed credential, which is never logged).
+ */
+function redacted(placementId: string, detail: Record<string, unknown>): Record<string, unknown> {
+  const host = libsqlHosts.get(placementId);
+  if (!host) return detail;
+  // host:port first, then the bare name (a DNS error names only that).
+  const text = JSON.stringify(detail).replaceAll(host, '<libsql host>').replaceAll(host.replace(/:\d+$/, ''), '<libsql host>');
+  return JSON.parse(text) as Record<string, unknown>;
+}
 
 /** The libSQL database registered as `name` in the catalogue, its credential opened here only. */
 async function libsqlFor(root: StoreRoot, name: string): Promise<Database> {
@@ -139,6 +165,11 @@ async function libsqlFor(root: StoreRoot, name: string): Promise<Database> {
   const url = await box.open(row.urlCiphertext, credentialPurpose(name, 'url'));
   const authToken = await box.open(row.tokenCiphertext, credentialPurpose(name, 'token'));
   const db = libsqlDatabase((root.connectLibsql ?? createClient)({ url, authToken: authToken || undefined }));
+  try {
+    libsqlHosts.set(`dedicated:${name}`, new URL(url).host);
+  } catch {
+    // file: URLs (Node tests) have no host to hide.
+  }
   libsqlClients.set(name, { sealed, db });
   return db;
 }

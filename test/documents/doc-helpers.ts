@@ -37,7 +37,8 @@ function hold(body: unknown): void {
   if (!copy?.documentId) throw new Error(`ingest message without documentId: ${JSON.stringify(body)}`);
   sent.set(copy.documentId, [...(sent.get(copy.documentId) ?? []), copy]);
 }
-const heldQueue = {
+/** A queue that keeps what the Worker sends, for `deliver` to hand to the consumer. */
+export const heldQueue = {
   send: async (body: unknown) => hold(body),
   sendBatch: async (messages: Iterable<{ body: unknown }>) => {
     for (const m of messages) hold(m.body);

@@ -26,19 +26,23 @@ const KEY_A = btoa('a'.repeat(32));
 const KEY_B = btoa('b'.repeat(32));
 const log = createLogger('libsql-test');
 
-function envWith(key: string): AppEnv {
-  return { ENVIRONMENT: 'test', JWT_SECRET: 'test-secret-0123456789-0123456789-abcdef', ENCRYPTION_KEY: key, PLACEMENTS: '' } as unknown as AppEnv;
+/** Stand-ins for the R2 bindings (the Node project has no workerd): only their identity matters here. */
+const bucket = (name: string) => ({ name, put() {}, get() {}, list() {} });
+const BUCKETS = { DOCUMENTS: bucket('DOCUMENTS'), DOCUMENTS_EU: bucket('DOCUMENTS_EU') };
+
+function envWith(key: string, placements = ''): AppEnv {
+  return { ENVIRONMENT: 'test', JWT_SECRET: 'test-secret-0123456789-0123456789-abcdef', ENCRYPTION_KEY: key, PLACEMENTS: placements, ...BUCKETS } as unknown as AppEnv;
 }
 
 /** A catalogue (libSQL standing in for DB) with one tenant on a fresh libSQL database. */
-async function tenantOnLibsql(key = KEY_A, opts: { migrated?: boolean } = {}) {
+async function tenantOnLibsql(key = KEY_A, opts: { migrated?: boolean; placements?: string; slug?: string; url?: string } = {}) {
   const catalogueClient = await freshLibsql('catalogue');
   const catalogue = libsqlDatabase(catalogueClient as never);
   const platform = new PlatformStore(catalogue);
-  const env = envWith(key);
+  const env = envWith(key, opts.placements);
   const config = loadConfig(env);
-  const url = opts.migrated === false ? `file:${join(mkdtempSync(join(tmpdir(), 'edgerag-raw-')), 'raw.db')}` : (await tenantDb()).url;
-  const slug = `lib${Math.random().toString(36).slice(2, 8)}`;
+  const url = opts.url ?? (opts.migrated === false ? `file:${join(mkdtempSync(join(tmpdir(), 'edgerag-raw-')), 'raw.db')}` : (await tenantDb()).url);
+  const slug = opts.slug ?? `lib${Math.random().toString(36).slice(2, 8)}`;
   const chosen = await choosePlacement({ env, config, platform }, { libsql: { url, authToken: 'tok-SECRET-123' } }, slug);
   const tenant = await platform.createTenant({ slug, name: 'Lib Co', plan: 'pro', placement: chosen.placement, database: chosen.database }, 'platform:op', 'req');
   const root = { env, config, catalogue, log, connectLibsql: (c: { url: string; authToken?: string }) => createClient(c) as never };
@@ -87,6 +91,31 @@ describe.skipIf(!LIBSQL_MIGRATIONS_PARSE)('libSQL tenant databases', () => {
     expect(await platform.tenantsIn(tenant.placement)).toHaveLength(1);
   });
 
+  it('gives a libSQL database the bucket, vector index and jurisdiction its PLACEMENTS entry names (else the defaults)', async () => {
+    const slug = `lib${Math.random().toString(36).slice(2, 8)}`;
+    const placements = JSON.stringify({ [`dedicated:${slug}`]: { backend: 'libsql', bucket: 'DOCUMENTS_EU', jurisdiction: 'eu' } });
+    const { tenant, root } = await tenantOnLibsql(KEY_A, { placements, slug });
+    expect(tenant.placement).toBe(`dedicated:${slug}`);
+    const store = await openStore(root, tenant.placement);
+    expect(store).toMatchObject({ backend: 'libsql', bucket: 'DOCUMENTS_EU', jurisdiction: 'eu', vectorIndex: `local:dedicated:${slug}` });
+    expect(store.blobs).toBe(BUCKETS.DOCUMENTS_EU);
+
+    const plain = await tenantOnLibsql(KEY_A);
+    const defaults = await openStore(plain.root, plain.tenant.placement);
+    expect(defaults).toMatchObject({ backend: 'libsql', bucket: 'DOCUMENTS', jurisdiction: null });
+    expect(defaults.blobs).toBe(BUCKETS.DOCUMENTS);
+  });
+
+  it('refuses a libSQL placement id that is a configured D1 database, and one whose entry has no registered database', async () => {
+    const catalogue = libsqlDatabase((await freshLibsql('catalogue')) as never);
+    const platform = new PlatformStore(catalogue);
+    const env = envWith(KEY_A, JSON.stringify({ 'dedicated:named': { backend: 'libsql' } }));
+    const config = loadConfig(env);
+    // The entry only names bindings: without a registered database it is not a placement to choose.
+    await expect(choosePlacement({ env, config, platform }, { placement: 'dedicated:named' }, 'x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'placement' } });
+    await expect(choosePlacement({ env, config, platform }, { tier: 'dedicated' }, 'x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'tier' } });
+  });
+
   it('opens credentials sealed under a previous key while ENCRYPTION_KEY still lists it (rotation)', async () => {
     const { tenant, root } = await tenantOnLibsql(KEY_A);
     const rotated = { ...root, env: envWith(`${KEY_B},${KEY_A}`) };
@@ -125,6 +154,28 @@ describe.skipIf(!LIBSQL_MIGRATIONS_PARSE)('libSQL tenant databases', () => {
   it('refuses to register a libSQL database when ENCRYPTION_KEY is unusable (BAD_USER_INPUT naming it)', async () => {
     const err = await tenantOnLibsql(btoa('short')).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'libsql' } });
+  });
+
+  it('answers UPSTREAM_UNAVAILABLE for a libSQL server that cannot be reached (the web client over HTTP, as in the Worker)', async () => {
+    forgetSchemaChecks();
+    // Nothing listens on this port (this worktree's range): the real @libsql/client/web fails to connect.
+    const { tenant, root } = await tenantOnLibsql(KEY_A, { url: 'http://127.0.0.1:8859' });
+    const { connectLibsql: _node, ...workerRoot } = root;
+    const logged: string[] = [];
+    const log = { ...root.log, error: (msg: string, fields?: Record<string, unknown>) => void logged.push(JSON.stringify({ msg, ...fields })) };
+    const err = await openStore({ ...workerRoot, log }, tenant.placement).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', extensions: { reason: 'database_unreachable' } });
+    expect(String((err as Error).message)).not.toContain('8859');
+    // The log keeps the cause (connection refused) but not the database's host, part of the sealed credential.
+    expect(logged.join()).toContain('ECONNREFUSED');
+    expect(logged.join()).not.toContain('127.0.0.1:8859');
+  });
+
+  it('refuses a file: URL outside the tests, saying a Worker cannot open files and what to give instead', async () => {
+    const catalogue = libsqlDatabase((await freshLibsql('catalogue')) as never);
+    const env = { ...envWith(KEY_A), ENVIRONMENT: 'development' } as AppEnv;
+    const err = await choosePlacement({ env, config: loadConfig(env), platform: new PlatformStore(catalogue) }, { libsql: { url: 'file:/tmp/x.db' } }, 'x').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/a Worker cannot open file: databases.*http:\/\/ \(local sqld, `turso dev`\)/) });
   });
 
   it('refuses a tenant whose libSQL database is behind the schema, with a clear error', async () => {

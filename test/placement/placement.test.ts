@@ -113,6 +113,12 @@ describe('PLACEMENTS validation', () => {
     expect(table.get('regional:eu')).toMatchObject({ database: 'DB_EU', bucket: 'DOCUMENTS_EU', jurisdiction: 'eu' });
   });
 
+  it('accepts a libSQL placement naming its bucket, vector index and jurisdiction (no database binding)', () => {
+    const table = parsePlacementTable('{"dedicated:acme": {"backend": "libsql", "bucket": "DOCUMENTS_EU", "vectors": "VECTORIZE_EU", "jurisdiction": "eu"}}', { ...env, VECTORIZE_EU: {} }, true);
+    expect(table.get('dedicated:acme')).toMatchObject({ backend: 'libsql', database: null, bucket: 'DOCUMENTS_EU', vectors: 'VECTORIZE_EU', jurisdiction: 'eu' });
+    expect(table.get('shared')).toMatchObject({ backend: 'd1', database: 'DB' });
+  });
+
   it.each([
     ['not JSON', '{', /PLACEMENTS is not valid JSON/],
     ['a bad key', '{"eu": {"database": "DB_EU"}}', /PLACEMENTS\["eu"\]: a key must be/],
@@ -124,8 +130,13 @@ describe('PLACEMENTS validation', () => {
     ['a missing bucket', '{"regional:eu": {"database": "DB_EU", "bucket": "NOPE"}}', /bucket names NOPE, which is not an R2 bucket/],
     ['an unknown field', '{"regional:eu": {"database": "DB_EU", "replicas": 2}}', /unknown field "replicas"/],
     ['a bad jurisdiction', '{"regional:eu": {"database": "DB_EU", "jurisdiction": "mars"}}', /jurisdiction must be one of eu, fedramp/],
+    ['an unknown backend', '{"dedicated:x": {"backend": "postgres"}}', /backend must be "d1" \(default\) or "libsql"/],
+    ['a libSQL placement with a database binding', '{"dedicated:x": {"backend": "libsql", "database": "DB_EU"}}', /a libSQL placement has no database binding/],
+    ['a regional libSQL placement', '{"regional:eu": {"backend": "libsql"}}', /a libSQL database is a dedicated placement/],
+    ['a libSQL placement with a missing bucket', '{"dedicated:x": {"backend": "libsql", "bucket": "NOPE"}}', /bucket names NOPE, which is not an R2 bucket/],
+    ['a libSQL placement with a missing vector index (VECTOR_BACKEND=vectorize)', '{"dedicated:x": {"backend": "libsql", "vectors": "VECTORIZE_NOPE"}}', /vectors names VECTORIZE_NOPE, which is not a Vectorize binding/],
   ])('refuses %s with a message naming it', (_what, raw, message) => {
-    expect(() => parsePlacementTable(raw, env, false)).toThrow(message);
+    expect(() => parsePlacementTable(raw, { ...env, VECTORIZE: {} }, true)).toThrow(message);
   });
 
   it('refuses a bad table on the first request, naming it (configuration error: 503, detail only on /healthz in production)', async () => {

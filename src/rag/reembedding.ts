@@ -17,10 +17,9 @@
  * the error); a failure that will not heal (bad key, unknown model, wrong dimensions) ends the
  * job as FAILED. Either way the tenant stays on its active generation: never a half switch.
  */
-import type { BatchItem } from 'drizzle-orm/batch';
 import { embedAll, EmbeddingProviderError } from '../ai/embeddings';
 import { estimateTokens } from '../ai/tokens';
-import type { EmbedderSpec, SwitchReason } from '../db/repositories/embedders';
+import type { EmbedderSpec, EmbedderStatement, SwitchReason } from '../db/repositories/embedders';
 import type { EmbedderRow } from '../db/schema';
 import type { TenantScope } from '../db/tenant-scope';
 import type { PlanLimits } from '../env';
@@ -55,6 +54,9 @@ export const sameEmbedding = (a: { model: string; dimensions: number }, b: { mod
 
 export type ReembeddingStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SUPERSEDED';
 
+/** What reembedTenants did for one tenant. */
+export type DeploymentOutcome = 'RECORDED' | 'CURRENT' | 'STARTED' | 'SWITCHED' | 'UPDATED' | 'CANCELLED' | 'OWN_PROVIDER' | 'MOVING';
+
 /** `reembedding { status done total … }` (on Tenant and ModelProvider). */
 export interface ReembeddingView {
   status: ReembeddingStatus;
@@ -79,7 +81,7 @@ export interface ActiveEmbeddingView {
 
 export interface SwitchPlan {
   /** Catalogue statements to run in the same batch as the change that causes the switch. */
-  statements: BatchItem<'sqlite'>[];
+  statements: EmbedderStatement[];
   /** 'none' (same embedding), 'started', 'switched' (no chunks: at once), 'cancelled' (back to the active one). */
   outcome: 'none' | 'started' | 'switched' | 'cancelled' | 'updated';
   /** Runs after the batch: enqueues the job when there is work. */
@@ -110,7 +112,7 @@ export class ReembeddingService {
   async plan(target: EmbedderSpec, reason: SwitchReason): Promise<SwitchPlan> {
     const { scope, embeddings } = this.deps;
     const s = await embeddings.state(true);
-    const statements: BatchItem<'sqlite'>[] = [];
+    const statements: EmbedderStatement[] = [];
     if (s.active.status === 'current') statements.push(scope.embedders.recordStatement(await this.deps.current()));
     const enqueue = () => this.deps.enqueue({ type: 'tenant.reembed', tenantId: scope.tenantId }).then(() => undefined);
     const nothing = async () => undefined;
@@ -138,18 +140,35 @@ export class ReembeddingService {
     return { statements, outcome: 'started', after: enqueue };
   }
 
+  /**
+   * A change of the deployment's EMBEDDING_MODEL / EMBEDDING_DIMENSIONS reaches a tenant on the
+   * deployment's provider here (reembedTenants): its recorded generation is compared with
+   * `target` (the configuration now), and a difference starts a switch. A tenant never recorded
+   * gets its record (the configuration is all there is to know: run this once before changing
+   * the configuration, docs/chat.md). A tenant with its own provider keeps its own embedding.
+   */
+  async toDeployment(target: EmbedderSpec, migrating: boolean): Promise<DeploymentOutcome> {
+    const { scope, embeddings } = this.deps;
+    if (await scope.modelProvider.get()) return 'OWN_PROVIDER';
+    if (migrating) return 'MOVING';
+    const s = await embeddings.state(true);
+    if (s.active.status === 'current') {
+      await scope.embedders.record(await this.deps.current());
+      return 'RECORDED';
+    }
+    const plan = await this.plan(target, 'deployment');
+    if (plan.outcome === 'none') return 'CURRENT';
+    await scope.writeAudited(plan.statements, {
+      action: 'tenant.embedding.deployment_change', targetType: 'tenant', targetId: scope.tenantId,
+      details: { model: target.model, dimensions: target.dimensions, outcome: plan.outcome },
+    }, scope.catalogue);
+    await plan.after();
+    return plan.outcome === 'started' ? 'STARTED' : plan.outcome === 'switched' ? 'SWITCHED' : plan.outcome === 'cancelled' ? 'CANCELLED' : 'UPDATED';
+  }
+
   /** The latest switch's progress; null when the tenant never switched. */
-  async status(): Promise<ReembeddingView | null> {
-    const row = await this.deps.scope.embedders.latestSwitch();
-    if (!row) return null;
-    const prev = row.previousGeneration === null ? null : await this.deps.scope.embedders.get(row.previousGeneration);
-    return {
-      status: STATUS[row.status], generation: row.generation, model: row.model, dimensions: row.dimensions,
-      done: row.done, total: Math.max(row.total, row.done), error: row.error,
-      // Before the switch the old vectors are in use; after it, gone once cleaned.
-      cleanedUp: row.status === 'building' ? false : row.status === 'active' || row.status === 'retired' ? (prev?.cleaned ?? true) : row.cleaned,
-      startedAt: row.createdAt, finishedAt: row.finishedAt,
-    };
+  status(): Promise<ReembeddingView | null> {
+    return reembeddingStatusOf(this.deps.scope);
   }
 
   /** The generation answering queries. */
@@ -157,6 +176,21 @@ export class ReembeddingService {
     const { active } = await this.deps.embeddings.state();
     return { generation: active.generation, model: active.model, dimensions: active.dimensions };
   }
+}
+
+/** The latest switch's progress of the scope's tenant (catalogue rows only); null when it never switched. */
+export async function reembeddingStatusOf(scope: TenantScope): Promise<ReembeddingView | null> {
+  const row = await scope.embedders.latestSwitch();
+  if (!row) return null;
+  const prev = row.previousGeneration === null ? null : await scope.embedders.get(row.previousGeneration);
+  return {
+    status: STATUS[row.status], generation: row.generation, model: row.model, dimensions: row.dimensions,
+    done: row.done, total: Math.max(row.total, row.done), error: row.error,
+    // Until the switch the old vectors are in use; after it, they are gone once cleaned. A
+    // superseded or failed generation reports its own vectors.
+    cleanedUp: row.status === 'building' ? false : row.status === 'active' || row.status === 'retired' ? (prev?.cleaned ?? true) : row.cleaned,
+    startedAt: row.createdAt, finishedAt: row.finishedAt,
+  };
 }
 
 // ── The job ────────────────────────────────────────────────────────────────────────────────
@@ -178,6 +212,8 @@ export interface ReembedJobDeps {
   enqueue(message: ReembedMessage, delaySeconds?: number): Promise<unknown>;
   log: Logger;
   metadataKeys: readonly MetadataKeySpec[];
+  /** Chunks per unit (default REEMBED_PAGE; tests use small pages to interleave with traffic). */
+  pageSize?: number;
   /** Default CLEANUP_GRACE_SECONDS; tests use 0. */
   graceSeconds?: number;
   now?: () => number;
@@ -263,7 +299,7 @@ function graceLeft(deps: ReembedJobDeps, row: EmbedderRow): number {
 /** One page of chunks embedded into the building generation, or the switch when none is left. */
 async function buildUnit(deps: ReembedJobDeps, session: ReembedSession, target: Space, row: EmbedderRow): Promise<UnitOutcome> {
   const { scope, guard, limits } = session;
-  const page = await scope.chunks.embeddingPage(row.cursor ?? 0, REEMBED_PAGE);
+  const page = await scope.chunks.embeddingPage(row.cursor ?? 0, deps.pageSize ?? REEMBED_PAGE);
   if (page.length === 0) {
     await scope.embedders.complete(row.generation, row.done);
     return { kind: 'switched', generation: row.generation };
@@ -308,7 +344,7 @@ async function buildUnit(deps: ReembedJobDeps, session: ReembedSession, target: 
 
 /** Client-safe words for a transient failure (never a provider's or driver's message). */
 function describe(err: unknown): string {
-  if (err instanceof EmbeddingProviderError) return `The embedding provider failed (${err.message}); retrying with backoff.`;
+  if (err instanceof EmbeddingProviderError) return `The ${err.message.replace(/^embedding provider /, 'embedding provider ')}; retrying with backoff.`;
   if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED') return 'The monthly embedding token quota is exhausted; the job resumes when there is room.';
   if (err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE') return 'The usage guard was unavailable; retrying with backoff.';
   return 'The job was interrupted; retrying with backoff.';

@@ -25,6 +25,9 @@ export interface EmbedderSpec {
 
 export type SwitchReason = 'provider' | 'deployment';
 
+/** A catalogue statement for the batch of the change that causes a switch (services never import drizzle). */
+export type EmbedderStatement = BatchItem<'sqlite'>;
+
 const LIVE = or(inArray(tenantEmbedders.status, ['active', 'building']), eq(tenantEmbedders.cleaned, false));
 
 export class EmbeddersRepo {

@@ -6,11 +6,15 @@
  */
 import { env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMessageBatch } from 'cloudflare:test';
+import { OfflineEmbeddings } from '../../src/ai/offline-embeddings';
+import { consumeIngestBatch } from '../../src/rag/ingest-consumer';
 import { consumeReembedMessages } from '../../src/rag/reembed-consumer';
+import { ingestConsumerDeps } from '../../src/services';
 import { ReembedRetryError, runReembed } from '../../src/rag/reembedding';
 import { ask } from '../chat/chat-helpers';
 import { answer, installFakeOpenAI, status, type FakeOpenAI } from '../chat/fake-openai';
-import { hits, ingestProcessed } from '../documents/doc-helpers';
+import { hits, ingest, ingestProcessed, messageFor } from '../documents/doc-helpers';
 import { codeOf, createTenant, gql, signToken, twoTenants, type TestTenant } from '../helpers';
 import { chunkIds, heldJobs, jobDeps, postHeld, runToIdle, spaceOf, statusOf, step, withVectors } from './reembed-helpers';
 
@@ -118,9 +122,11 @@ describe('a switch mid-traffic', () => {
     const before = await usage();
     await setProvider(t, LARGE);
     await runToIdle(jobDeps({ pageSize: 10 }), t.id);
-    const jobTokens = tenantA.embeddings().filter((c) => c.body.model === 'text-embedding-3-large').length;
-    expect(jobTokens).toBe(1);
-    expect(await usage()).toBeGreaterThan(before);
+    const jobCalls = tenantA.embeddings().filter((c) => c.body.model === 'text-embedding-3-large');
+    expect(jobCalls).toHaveLength(1);
+    // The provider's own count (the fake reports the offline embedder's) settles the reservation.
+    const reported = (await new OfflineEmbeddings(512).embed(jobCalls[0]!.body.input)).tokens;
+    expect(await usage()).toBe(before + reported);
   });
 
   it('a tenant without chunks switches at once (no job needed)', async () => {
@@ -167,6 +173,45 @@ describe('ingestion and deletion during the job', () => {
     const s = await statusOf(t.token);
     expect(s.reembedding).toMatchObject({ status: 'COMPLETED', cleanedUp: true });
     expect(s.reembedding!.done).toBe(s.reembedding!.total);
+  });
+});
+
+describe('ingestion that read the state before a switch', () => {
+  it('a version whose chunks land after the job finished is embedded for the new generation too (the re-read after writing chunks)', async () => {
+    const t = await createTenant();
+    await tenantWithDocs(t);
+    const r = await ingest(t, { name: 'late.md', text: '# Late\n\nThe late parcel arrives on Friday.' });
+    const id = r.body.data.ingestDocument.id as string;
+    const base = ingestConsumerDeps(env as never);
+    let raced = false;
+    const deps = {
+      ...base,
+      tenant: async (tenantId: string) => {
+        const ctx = (await base.tenant(tenantId))!;
+        const spaces = ctx.embeddings!;
+        const original = spaces.writeTargets.bind(spaces);
+        // Right after the consumer's first read (active generation 0 only), a whole switch
+        // runs: started, every existing chunk re-embedded, switched, old vectors cleaned.
+        spaces.writeTargets = async (fresh?: boolean) => {
+          const targets = await original(fresh);
+          if (!raced) {
+            raced = true;
+            await setProvider(t, LARGE);
+            await runToIdle(jobDeps(), t.id);
+          }
+          return targets;
+        };
+        return ctx;
+      },
+    };
+    const batch = createMessageBatch('edgerag-ingest', [{ id: 'late', timestamp: new Date(), attempts: 1, body: await messageFor(id) }]);
+    await consumeIngestBatch(batch as MessageBatch<unknown>, deps, false);
+    expect(raced).toBe(true);
+    expect((await statusOf(t.token)).embedding.generation).toBe(1);
+    const late = (await chunkIds(t.id)).filter((c) => c.startsWith(id));
+    expect(late.length).toBeGreaterThan(0);
+    expect(await withVectors(t.id, 1, late)).toEqual(late.sort());
+    expect((await hits(t, { query: 'late parcel', mode: 'VECTOR' }))[0]?.document.id).toBe(id);
   });
 });
 

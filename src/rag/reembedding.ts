@@ -55,7 +55,7 @@ export const sameEmbedding = (a: { model: string; dimensions: number }, b: { mod
 export type ReembeddingStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SUPERSEDED';
 
 /** What reembedTenants did for one tenant. */
-export type DeploymentOutcome = 'RECORDED' | 'CURRENT' | 'STARTED' | 'SWITCHED' | 'UPDATED' | 'CANCELLED' | 'OWN_PROVIDER' | 'MOVING';
+export type DeploymentOutcome = 'RECORDED' | 'CURRENT' | 'STARTED' | 'SWITCHED' | 'UPDATED' | 'CANCELLED' | 'OWN_PROVIDER' | 'MOVING' | 'NEEDS_INDEX';
 
 /** `reembedding { status done total … }` (on Tenant and ModelProvider). */
 export interface ReembeddingView {
@@ -147,15 +147,17 @@ export class ReembeddingService {
    * gets its record (the configuration is all there is to know: run this once before changing
    * the configuration, docs/chat.md). A tenant with its own provider keeps its own embedding.
    */
-  async toDeployment(target: EmbedderSpec, migrating: boolean): Promise<DeploymentOutcome> {
+  async toDeployment(target: EmbedderSpec, opts: { migrating: boolean; oneDimension: boolean }): Promise<DeploymentOutcome> {
     const { scope, embeddings } = this.deps;
     if (await scope.modelProvider.get()) return 'OWN_PROVIDER';
-    if (migrating) return 'MOVING';
+    if (opts.migrating) return 'MOVING';
     const s = await embeddings.state(true);
     if (s.active.status === 'current') {
       await scope.embedders.record(await this.deps.current());
       return 'RECORDED';
     }
+    // A Vectorize index holds one dimension: another one needs an index of its own (docs/retrieval.md).
+    if (opts.oneDimension && target.dimensions !== s.active.dimensions) return 'NEEDS_INDEX';
     const plan = await this.plan(target, 'deployment');
     if (plan.outcome === 'none') return 'CURRENT';
     await scope.writeAudited(plan.statements, {

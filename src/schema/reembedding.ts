@@ -89,8 +89,9 @@ builder.objectFields(ModelProvider, (t) => ({
 const DeploymentOutcomeEnum = builder.enumType('ReembedOutcome', {
   description:
     'RECORDED: the embedder in use was recorded (first run). CURRENT: already on the configured embedding. STARTED: a re-embedding started. ' +
-    'SWITCHED: switched at once (no chunks). UPDATED / CANCELLED: a running switch was updated / cancelled. OWN_PROVIDER: the tenant embeds with its own provider. MOVING: the tenant is moving; call again later.',
-  values: ['RECORDED', 'CURRENT', 'STARTED', 'SWITCHED', 'UPDATED', 'CANCELLED', 'OWN_PROVIDER', 'MOVING'] as const,
+    'SWITCHED: switched at once (no chunks). UPDATED / CANCELLED: a running switch was updated / cancelled. OWN_PROVIDER: the tenant embeds with its own provider. MOVING: the tenant is moving; call again later. ' +
+    'NEEDS_INDEX: a dimension change on Vectorize, whose index holds one dimension (docs/retrieval.md "Embedding generations").',
+  values: ['RECORDED', 'CURRENT', 'STARTED', 'SWITCHED', 'UPDATED', 'CANCELLED', 'OWN_PROVIDER', 'MOVING', 'NEEDS_INDEX'] as const,
 });
 
 interface TenantOutcome {
@@ -136,7 +137,7 @@ builder.mutationFields((t) => ({
       const results: TenantOutcome[] = [];
       for (const tenant of page.items) {
         const session = await openTenantSession(app.root, tenant, { ...REEMBED_PRINCIPAL, tenantRef: tenant.id, userId: `platform:${app.principal.userId}` }, app.requestId);
-        results.push({ tenant, outcome: await session.services.reembedding.toDeployment(target, session.migrating) });
+        results.push({ tenant, outcome: await session.services.reembedding.toDeployment(target, { migrating: session.migrating, oneDimension: app.config.vectorBackend === 'vectorize' }) });
       }
       const last = page.items.at(-1);
       return { results, endCursor: last ? encodeCursor(last) : null, hasNextPage: page.hasNextPage };

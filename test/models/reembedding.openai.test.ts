@@ -10,7 +10,9 @@ import { createMessageBatch } from 'cloudflare:test';
 import { OfflineEmbeddings } from '../../src/ai/offline-embeddings';
 import { consumeIngestBatch } from '../../src/rag/ingest-consumer';
 import { consumeReembedMessages } from '../../src/rag/reembed-consumer';
+import { runMove } from '../../src/placement/move';
 import { ingestConsumerDeps } from '../../src/services';
+import { moveDepsForTest } from '../placement/move-helpers';
 import { ReembedRetryError, runReembed } from '../../src/rag/reembedding';
 import { ask } from '../chat/chat-helpers';
 import { answer, installFakeOpenAI, status, type FakeOpenAI } from '../chat/fake-openai';
@@ -407,5 +409,20 @@ describe('moves and re-embedding', () => {
     const r = await postHeld('mutation($id: ID!) { moveTenant(id: $id, placement: "regional:eu") { id } }', { id: t.id }, await signToken({ platform_admin: true, role: 'owner' }, { sub: 'operator' }));
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     expect(r.body.errors![0]!.message).toContain('embedding');
+  });
+
+  it('after the switch a move copies the active generation: search keeps working in the new placement', async () => {
+    const t = await createTenant();
+    const ids = await tenantWithDocs(t);
+    await setProvider(t, LARGE);
+    await runToIdle(jobDeps(), t.id);
+    const r = await postHeld('mutation($id: ID!) { moveTenant(id: $id, placement: "regional:eu") { id } }', { id: t.id }, await signToken({ platform_admin: true, role: 'owner' }, { sub: 'operator' }));
+    expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+    const moved = await runMove(moveDepsForTest(), r.body.data.moveTenant.id);
+    expect(moved?.step).toBe('done');
+    const eu = await env.LOCAL_VECTORS.get(env.LOCAL_VECTORS.idFromName(`regional:eu/${t.id}-g1`)).describe();
+    expect(eu).toEqual({ dimensions: 512, vectorCount: ids.length });
+    expect(await spaceOf(t.id, 1)).toMatchObject({ vectorCount: 0 });
+    expect((await hits(t, { query: 'refunds', mode: 'VECTOR' }))[0]?.text).toContain('fourteen');
   });
 });

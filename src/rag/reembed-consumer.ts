@@ -23,7 +23,8 @@ export const REEMBED_PRINCIPAL: Principal = {
 /** The job's dependencies in the Worker: each run opens its tenant's session (placement, vectors, guard). */
 export function reembedDeps(env: AppEnv): ReembedJobDeps {
   const log = createLogger(`reembed:${crypto.randomUUID()}`);
-  const root = createRoot(env, { log });
+  // The job reads its own progress back run after run: from the primary, never a lagging replica.
+  const root = createRoot(env, { log, bookmark: 'first-primary' });
   return {
     open: async (tenantId) => {
       const tenant = await root.platform.tenantById(tenantId);

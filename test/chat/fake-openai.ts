@@ -94,6 +94,11 @@ export interface FakeOptions {
   apiKey?: string;
   /** When set, embeddings for other models get 404. */
   embeddingModels?: string[];
+  /**
+   * Answer embeddings in the request's `dimensions` (as the text-embedding-3 models do);
+   * default: always 384, whatever was asked (a model of fixed size).
+   */
+  honourDimensions?: boolean;
 }
 
 export function installFakeOpenAI(defaultReply: Reply = answer('The fake model says hello [1].'), opts: FakeOptions = {}): FakeOpenAI {
@@ -120,8 +125,7 @@ export function installFakeOpenAI(defaultReply: Reply = answer('The fake model s
       const scripted = embedQueue.shift();
       if (scripted) return scripted(body);
       const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
-      // The text-embedding-3 models shorten to `dimensions`, as OpenAI's do; others answer 384.
-      const dims = typeof body.dimensions === 'number' ? body.dimensions : 384;
+      const dims = opts.honourDimensions && typeof body.dimensions === 'number' ? body.dimensions : 384;
       let embedder = embedders.get(dims);
       if (!embedder) embedders.set(dims, (embedder = new OfflineEmbeddings(dims)));
       const r = await embedder.embed(inputs);

@@ -34,8 +34,9 @@ let deployment: FakeOpenAI;
 let tenantA: FakeOpenAI;
 beforeEach(() => {
   heldJobs.length = 0;
-  deployment = installFakeOpenAI(answer('Deployment model answer.'));
-  tenantA = installFakeOpenAI(answer('Tenant A model answer [1].'), { host: A_HOST, apiKey: A_KEY });
+  // Both servers shorten embeddings to the requested `dimensions`, as text-embedding-3 models do.
+  deployment = installFakeOpenAI(answer('Deployment model answer.'), { honourDimensions: true });
+  tenantA = installFakeOpenAI(answer('Tenant A model answer [1].'), { host: A_HOST, apiKey: A_KEY, honourDimensions: true });
 });
 afterEach(() => {
   tenantA.restore();

@@ -6,6 +6,7 @@
 import type { ModelPolicySource } from './ai/chat';
 import type { TenantModels } from './ai/model-providers';
 import type { ProviderSettingsService } from './ai/provider-settings';
+import type { ReembeddingService } from './rag/reembedding';
 import type { Principal } from './auth/principal';
 import type { AppEnv } from './env';
 import { UsageHistoryStore } from './db/repositories/usage-history';
@@ -36,6 +37,8 @@ export interface Services {
   models: TenantModels;
   /** setModelProvider / clearModelProvider / testModelProvider; null on a tenantless request. */
   providers: ProviderSettingsService | null;
+  /** Embedding switches and their progress; null on a tenantless request. */
+  reembedding: ReembeddingService | null;
   /** ask / askStream; null on a tenantless (platform) request. */
   answers: AnswerService | null;
   /** createAgent / updateAgent / deleteAgent and the agent an ask uses; null on a tenantless request. */
@@ -60,6 +63,7 @@ export function buildServices(root: Root, session: TenantSession | null): Servic
     agents: session?.services.agents ?? null,
     providers: session?.services.providers ?? null,
     webhooks: session?.services.webhooks ?? null,
+    reembedding: session?.services.reembedding ?? null,
     models,
     chatModels: models,
     guards,
@@ -101,8 +105,9 @@ export function ingestConsumerDeps(env: AppEnv): ConsumerDeps {
       if (!tenant) return null;
       const session = await openTenantSession(root, tenant, { ...INGEST_PRINCIPAL, tenantRef: tenant.id }, `queue:${tenantId}`);
       return {
-        scope: session.scope, limits: session.limits, guard: session.guard, blobs: session.store.blobs, vectors: session.store.vectors,
-        migrating: session.migrating, embedder: session.services.models.embedder, webhooks: session.services.webhooks,
+        scope: session.scope, limits: session.limits, guard: session.guard, blobs: session.store.blobs,
+        vectors: session.services.embeddings.vectors, embeddings: session.services.embeddings, migrating: session.migrating,
+        webhooks: session.services.webhooks,
       };
     },
     requeue: (message, delaySeconds) => env.INGEST_QUEUE.send(message, { delaySeconds }),

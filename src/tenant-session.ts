@@ -7,8 +7,8 @@
  * database: services and repositories only see what the session hands them.
  */
 import { embeddingProvider, type EmbeddingProvider } from './ai/embeddings';
-import { TenantModels } from './ai/model-providers';
-import { ProviderSettingsService, type ProviderRules } from './ai/provider-settings';
+import { deploymentEmbedding, recordedEmbedder, TenantModels } from './ai/model-providers';
+import { openTenantKey, ProviderSettingsService, type ProviderRules } from './ai/provider-settings';
 import type { Principal } from './auth/principal';
 import { databaseFor, type Database } from './db/client';
 import { PlatformStore } from './db/platform-store';
@@ -26,6 +26,10 @@ import { openStore, type TenantStore } from './placement/store';
 import { AgentService } from './rag/agents';
 import { AnswerService } from './rag/answer';
 import { buildDocumentServices, type DocumentServices } from './rag/document-services';
+import { TenantEmbeddings } from './rag/embedding-spaces';
+import { ReembeddingService, type ReembedMessage } from './rag/reembedding';
+import type { EmbedderSpec } from './db/repositories/embedders';
+import type { VectorReader, VectorStore } from './vector/types';
 
 /**
  * What is built once per request (or queue batch) before any tenant is known: validated
@@ -43,8 +47,8 @@ export interface Root {
   waitUntil(promise: Promise<unknown>): void;
   /** The D1 Sessions bookmark the client sent (BOOKMARK_HEADER), if any. */
   bookmark?: string | null;
-  /** Enqueues a background job message (moveTenant's `tenant.move`, on the ingest queue). */
-  enqueueJob(message: MoveMessage): Promise<unknown>;
+  /** Enqueues a background job message (`tenant.move`, `tenant.reembed`, on the ingest queue), optionally delayed. */
+  enqueueJob(message: MoveMessage | ReembedMessage, delaySeconds?: number): Promise<unknown>;
   /**
    * Every tenant's TenantGuard, in its placement's jurisdiction (src/objects/guard-router.ts):
    * the one way to address a guard, whoever calls (admission, session, jobs, resolvers).
@@ -81,7 +85,7 @@ export function createRoot(env: AppEnv, opts: { log: Logger; waitUntil?(p: Promi
     log: opts.log,
     waitUntil: opts.waitUntil ?? ((p) => void p.catch(() => undefined)),
     bookmark: parseBookmark(opts.bookmark ?? null),
-    enqueueJob: (message) => env.INGEST_QUEUE.send(message),
+    enqueueJob: (message, delaySeconds) => env.INGEST_QUEUE.send(message, delaySeconds ? { delaySeconds } : undefined),
     guards,
     guardFor: (tenantId) => (config.guardEnabled ? guards.forTenant(tenantId) : null),
   };
@@ -95,39 +99,67 @@ export interface TenantServices extends DocumentServices {
   providers: ProviderSettingsService;
   /** The tenant's webhook: registration, event announcements and the delivery job's step. */
   webhooks: WebhookService;
+  /** The tenant's embedding generations for this request: query embedder, vectors, write targets. */
+  embeddings: TenantEmbeddings;
+  /** Embedding switches and their progress (`reembedding`). */
+  reembedding: ReembeddingService;
 }
 
 /**
- * The tenant's provider settings and its per-request models: the one place where a
- * tenant's own provider record meets the deployment's configuration (issue 16). Lazy: a
- * request that calls no model reads nothing.
+ * The tenant's provider settings, its per-request models and its embedding generations: the
+ * one place where a tenant's own provider record meets the deployment's configuration (issue
+ * 16). Lazy: a request that calls no model reads nothing.
  */
 export function tenantModels(
-  env: AppEnv, config: Config, scope: TenantScope | null, fetcher?: typeof fetch,
-): { models: TenantModels; providers: ProviderSettingsService | null } {
+  env: AppEnv,
+  config: Config,
+  scope: TenantScope | null,
+  opts: { fetcher?: typeof fetch; vectors?: VectorStore & VectorReader } = {},
+): { models: TenantModels; providers: ProviderSettingsService | null; embeddings: TenantEmbeddings | null; reembedding: ReembeddingService | null } {
   const deployment = { config, chatAllowlist: env.CHAT_MODEL_ALLOWLIST };
-  if (!scope) return { models: new TenantModels(deployment, async () => null), providers: null };
-  const deploymentEmbedding = () => {
-    const e = embeddingProvider(config);
-    return { model: e.model, dimensions: e.dimensions };
+  if (!scope) return { models: new TenantModels(deployment, async () => null), providers: null, embeddings: null, reembedding: null };
+  const deploymentSpec = (): EmbedderSpec => ({ ...deploymentEmbedding(config), baseUrl: null, apiKeySealed: null, keyId: null });
+  // What the configuration names now: the tenant's provider record, else the deployment's.
+  const current = async (): Promise<EmbedderSpec> => {
+    const row = await scope.modelProvider.get();
+    return row
+      ? { model: row.embeddingModel, dimensions: row.embeddingDimensions, baseUrl: row.baseUrl, apiKeySealed: row.apiKeySealed, keyId: row.keyId }
+      : deploymentSpec();
   };
+  const embeddings = new TenantEmbeddings({
+    tenantId: scope.tenantId,
+    store: opts.vectors ?? missingVectors,
+    rows: () => scope.embedders.live(),
+    current,
+    record: (spec) => scope.embedders.record(spec),
+    embedderOf: (spec) => recordedEmbedder(config, spec, (sealed) => openTenantKey(env.ENCRYPTION_KEY, scope.tenantId, sealed)),
+  });
+  const reembedding = new ReembeddingService({
+    scope, embeddings, current,
+    enqueue: (message) => env.INGEST_QUEUE.send(message),
+  });
   const providers = new ProviderSettingsService({
     scope,
     encryptionKey: env.ENCRYPTION_KEY,
-    fetcher,
-    rules: async (): Promise<ProviderRules> => {
-      const row = await scope.modelProvider.get();
-      return {
-        allowPrivateHosts: config.environment !== 'production',
-        currentEmbedding: row ? { model: row.embeddingModel, dimensions: row.embeddingDimensions } : deploymentEmbedding(),
-        deploymentEmbedding: deploymentEmbedding(),
-        fixedDimensions: config.vectorBackend === 'vectorize' ? config.embeddingDimensions : null,
-        urlFetch: config.urlFetch,
-      };
-    },
+    fetcher: opts.fetcher,
+    reembedding,
+    deploymentEmbedding: deploymentSpec,
+    rules: async (): Promise<ProviderRules> => ({
+      allowPrivateHosts: config.environment !== 'production',
+      fixedDimensions: config.vectorBackend === 'vectorize' ? config.embeddingDimensions : null,
+      urlFetch: config.urlFetch,
+    }),
   });
-  return { models: new TenantModels(deployment, () => providers.load()), providers };
+  return { models: new TenantModels(deployment, () => providers.load()), providers, embeddings, reembedding };
 }
+
+/** Stands in where a caller built models without a vector store (nothing there reads vectors). */
+const missingVectors: VectorStore & VectorReader = {
+  upsert: () => Promise.reject(new Error('no vector store in this context')),
+  query: () => Promise.reject(new Error('no vector store in this context')),
+  deleteByIds: () => Promise.reject(new Error('no vector store in this context')),
+  getByIds: () => Promise.reject(new Error('no vector store in this context')),
+};
 
 export interface TenantSession {
   readonly tenant: TenantRow;
@@ -182,10 +214,12 @@ export async function openTenantSession(
   const scope = new TenantScope(store.db, tenant, principal, requestId, catalogue);
   const limits = effectiveLimits(config, tenant);
   const guard = opts.guard !== undefined ? opts.guard : config.guardEnabled ? tenantGuard(root, tenant) : null;
-  const { models, providers } = tenantModels(env, config, scope, opts.fetcher);
+  const { models, providers, embeddings, reembedding } = tenantModels(env, config, scope, { fetcher: opts.fetcher, vectors: store.vectors });
+  // Search and deletes go through the tenant's embedding generations: the active one's model
+  // embeds the query and its namespace is searched; a delete reaches every generation.
   const documents = buildDocumentServices({
     scope, limits, guard, config, log, waitUntil: root.waitUntil,
-    vectors: store.vectors, embedder: models.embedder, blobs: store.blobs, queue: env.INGEST_QUEUE,
+    vectors: embeddings!.vectors, embedder: embeddings!.queryEmbedder, blobs: store.blobs, queue: env.INGEST_QUEUE,
     fetcher: opts.fetcher ?? ((input, init) => fetch(input, init)),
   });
   const agents = new AgentService({ scope, models });
@@ -206,6 +240,6 @@ export async function openTenantSession(
   return {
     tenant, principal, requestId, store, scope, limits, guard,
     migrating: tenant.movingTo !== null,
-    services: { ...documents, answers, agents, models, providers: providers!, webhooks },
+    services: { ...documents, answers, agents, models, providers: providers!, webhooks, embeddings: embeddings!, reembedding: reembedding! },
   };
 }

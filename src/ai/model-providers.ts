@@ -19,6 +19,7 @@ import { ChatModelPolicy, createChatProvider, type ModelPolicySource } from './c
 import { OpenAIChatProvider } from './chat-openai';
 import type { ChatCompletion, ChatProvider, ChatRequest, ChatStreamEvent } from './chat-types';
 import { embedAll, embeddingProvider, EmbeddingProviderError, type EmbeddingProvider, type EmbeddingResult } from './embeddings';
+import { OfflineEmbeddings } from './offline-embeddings';
 import { OpenAIEmbeddings } from './openai-embeddings';
 
 /** A tenant's provider with its key opened (never stored or logged in this form). */
@@ -190,5 +191,83 @@ class DeferredEmbeddings implements EmbeddingProvider {
     }
     this.selected = s.embedder;
     return embedAll(s.embedder, texts);
+  }
+}
+
+/** What a generation records about its embedder (src/db/repositories/embedders.ts EmbedderSpec). */
+export interface RecordedEmbedder {
+  model: string;
+  dimensions: number;
+  /** null: the deployment's provider. */
+  baseUrl: string | null;
+  apiKeySealed: string | null;
+}
+
+/** The deployment's embedding as a generation records it (the offline model without a key). */
+export function deploymentEmbedding(config: Config): { model: string; dimensions: number } {
+  const e = embeddingProvider(config);
+  return { model: e.model, dimensions: e.dimensions };
+}
+
+/**
+ * The embedder of a recorded generation: its own model and dimensions, on the deployment's
+ * provider or the tenant's (key opened on first use by `openKey`). A generation keeps
+ * answering queries with the model that made its vectors, whatever the configuration says
+ * now: the deployment's EMBEDDING_MODEL may have moved on, the tenant's provider record may
+ * name its next model already (docs/chat.md "Switch a model").
+ */
+export function recordedEmbedder(config: Config, r: RecordedEmbedder, openKey: (sealed: string) => Promise<string>): EmbeddingProvider {
+  if (r.baseUrl === null) {
+    if (r.model === OFFLINE_MODEL) return new OfflineEmbeddings(r.dimensions);
+    if (!config.openai.apiKey) return new UnavailableEmbeddings(r, `the deployment has no OPENAI_API_KEY for the embedding model ${r.model}`);
+    return new OpenAIEmbeddings({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl, model: r.model, dimensions: r.dimensions });
+  }
+  const baseUrl = r.baseUrl;
+  const sealed = r.apiKeySealed;
+  if (!sealed) return new UnavailableEmbeddings(r, "the tenant's embedding provider has no key");
+  return new KeyedEmbeddings(r, async () => new OpenAIEmbeddings({ apiKey: await openKey(sealed), baseUrl, model: r.model, dimensions: r.dimensions }));
+}
+
+const OFFLINE_MODEL = new OfflineEmbeddings(1).model;
+
+/** A tenant's embedder whose key is opened on the first call (a request that embeds nothing opens nothing). */
+class KeyedEmbeddings implements EmbeddingProvider {
+  readonly model: string;
+  readonly dimensions: number;
+  readonly maxBatch = 96;
+  private inner: Promise<EmbeddingProvider> | null = null;
+  constructor(r: RecordedEmbedder, private readonly open: () => Promise<EmbeddingProvider>) {
+    this.model = r.model;
+    this.dimensions = r.dimensions;
+  }
+
+  async embed(texts: string[]): Promise<EmbeddingResult> {
+    this.inner ??= this.open();
+    let inner: EmbeddingProvider;
+    try {
+      inner = await this.inner;
+    } catch (err) {
+      this.inner = null;
+      // Retrying will not open a key the ENCRYPTION_KEY cannot open.
+      const out = new EmbeddingProviderError("the tenant's model provider key cannot be read", false);
+      out.cause = err;
+      throw out;
+    }
+    return inner.embed(texts);
+  }
+}
+
+/** A generation whose provider this deployment cannot reach (its vectors stay, its queries fail: HYBRID falls back to keywords). */
+class UnavailableEmbeddings implements EmbeddingProvider {
+  readonly model: string;
+  readonly dimensions: number;
+  readonly maxBatch = 96;
+  constructor(r: RecordedEmbedder, private readonly why: string) {
+    this.model = r.model;
+    this.dimensions = r.dimensions;
+  }
+
+  async embed(): Promise<EmbeddingResult> {
+    throw new EmbeddingProviderError(this.why, false);
   }
 }

@@ -19,6 +19,8 @@ import { INPUT_LIMITS } from '../lib/input';
 import { secretBox, type SecretBox } from '../lib/secret-box';
 import { checkPublicUrl, isPrivateHost } from '../rag/url-source';
 import { VECTOR_LIMITS } from '../vector/types';
+import type { EmbedderSpec } from '../db/repositories/embedders';
+import type { ReembeddingService } from '../rag/reembedding';
 import type { ProviderRecord } from './model-providers';
 
 export const PROVIDER_LIMITS = { apiKey: 1_024, model: 200, chatModels: 20 } as const;
@@ -49,19 +51,10 @@ export interface ProbeResult {
   message: string;
 }
 
-interface Embedding {
-  model: string;
-  dimensions: number;
-}
-
 export interface ProviderRules {
   /** Development and tests may point at localhost; production never. */
   allowPrivateHosts: boolean;
-  /** The embedding the tenant's existing vectors use (its record's, or the deployment's). */
-  currentEmbedding: Embedding;
-  /** The deployment's embedding (what clearModelProvider goes back to). */
-  deploymentEmbedding: Embedding;
-  /** Production's one Vectorize index holds one dimension (docs/chat.md). */
+  /** Production's one Vectorize index holds one dimension (docs/retrieval.md "Embedding generations"). */
   fixedDimensions: number | null;
   /** Where private hosts are refused: the ports and DNS-over-HTTPS resolver of URL ingestion. */
   urlFetch: { ports: readonly number[]; resolverUrl: string };
@@ -131,6 +124,14 @@ function boxFor(encryptionKey: string | undefined): Promise<SecretBox> {
 /** The associated data of a tenant's sealed key: a ciphertext copied to another tenant's row does not open. */
 const purposeOf = (tenantId: string) => `tenant_model_providers:${tenantId}:api_key`;
 
+/**
+ * Opens a tenant key sealed by setModelProvider: the provider row's, or its copy on an embedding
+ * generation (src/db/repositories/embedders.ts), which keeps the same associated data.
+ */
+export async function openTenantKey(encryptionKey: string | undefined, tenantId: string, sealed: string): Promise<string> {
+  return (await boxFor(encryptionKey)).open(sealed, purposeOf(tenantId));
+}
+
 export function viewOf(row: ModelProviderRow): ModelProviderView {
   return {
     baseUrl: row.baseUrl, keyLast4: row.keyLast4, keySetAt: row.keySetAt, chatModels: chatModelsOf(row),
@@ -142,6 +143,10 @@ export interface ProviderSettingsDeps {
   scope: TenantScope;
   encryptionKey: string | undefined;
   rules: () => Promise<ProviderRules>;
+  /** Turns an embedding change into a switch (src/rag/reembedding.ts). */
+  reembedding: ReembeddingService;
+  /** The deployment's embedder (what clearModelProvider goes back to). */
+  deploymentEmbedding: () => EmbedderSpec;
   fetcher?: typeof fetch;
 }
 
@@ -159,7 +164,6 @@ export class ProviderSettingsService {
     const rules = await this.deps.rules();
     const clean = checkProviderInput(input, rules);
     await this.checkHost(clean.baseUrl, rules);
-    await this.refuseEmbeddingChange({ model: clean.embeddingModel, dimensions: clean.embeddingDimensions });
     let box: SecretBox;
     try {
       box = await boxFor(this.deps.encryptionKey);
@@ -168,11 +172,20 @@ export class ProviderSettingsService {
       out.cause = err;
       throw out;
     }
+    const apiKeySealed = await box.seal(clean.apiKey, purposeOf(scope.tenantId));
+    // A new embedding model or dimension is a switch (a background re-embedding), recorded in
+    // the same batch as the provider record: chat uses the new provider at once, embeddings
+    // once the switch completes.
+    const plan = await this.deps.reembedding.plan(
+      { model: clean.embeddingModel, dimensions: clean.embeddingDimensions, baseUrl: clean.baseUrl, apiKeySealed, keyId: box.currentKeyId },
+      'provider',
+    );
     const row = await scope.modelProvider.set({
-      baseUrl: clean.baseUrl, apiKeySealed: await box.seal(clean.apiKey, purposeOf(scope.tenantId)), keyId: box.currentKeyId,
+      baseUrl: clean.baseUrl, apiKeySealed, keyId: box.currentKeyId,
       keyLast4: clean.apiKey.slice(-4), chatModels: clean.chatModels, embeddingModel: clean.embeddingModel,
       embeddingDimensions: clean.embeddingDimensions,
-    });
+    }, plan.statements, plan.outcome);
+    await plan.after();
     return viewOf(row);
   }
 
@@ -188,26 +201,11 @@ export class ProviderSettingsService {
   async clear(): Promise<boolean> {
     const row = await this.deps.scope.modelProvider.get();
     if (!row) return false;
-    // Clearing goes back to the deployment's embedding: the same rule as setting another one.
-    await this.refuseEmbeddingChange((await this.deps.rules()).deploymentEmbedding);
-    return this.deps.scope.modelProvider.clear();
-  }
-
-  /**
-   * Existing vectors were made by the current embedding model; vectors of another model (or
-   * dimension) in the same namespace would make search silently wrong. Until re-embedding
-   * exists, a change of embedding model or dimensions needs a tenant without documents.
-   */
-  private async refuseEmbeddingChange(target: Embedding): Promise<void> {
-    const cur = (await this.deps.rules()).currentEmbedding;
-    if (target.model === cur.model && target.dimensions === cur.dimensions) return;
-    if ((await this.deps.scope.documents.count()) > 0) {
-      throw bad(
-        `this tenant's documents are embedded with ${cur.model} (${cur.dimensions} dimensions); changing the embedding model ` +
-          'or dimensions needs re-embedding, which is not available yet: keep the current embedding, or delete the documents first',
-        'embeddingModel',
-      );
-    }
+    // Clearing goes back to the deployment's embedding: a switch when that is another model.
+    const plan = await this.deps.reembedding.plan(this.deps.deploymentEmbedding(), 'provider');
+    const cleared = await this.deps.scope.modelProvider.clear(plan.statements, plan.outcome);
+    if (cleared) await plan.after();
+    return cleared;
   }
 
   /** The tenant's record with its key opened, or null; throws if the key cannot be opened. */

@@ -4,14 +4,14 @@
  * Only the request pipeline (tenant resolution, auth) and platform-admin resolvers use
  * it; everything inside a tenant goes through TenantScope.
  */
-import { and, asc, eq, gt, or } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, or } from 'drizzle-orm';
 import type { Plan } from '../env';
 import { AppError } from '../lib/errors';
 import { newId, nowIso } from '../lib/ids';
 import { checkedText, INPUT_LIMITS } from '../lib/input';
 import { decodeCursor, type Page } from '../lib/pagination';
 import type { Database } from './client';
-import { apiKeys, auditLog, localDnsRecords, tenantDatabases, tenantDomains, tenants, type ApiKeyRow, type TenantDatabaseRow, type TenantRow } from './schema';
+import { apiKeys, auditLog, localDnsRecords, tenantDatabases, tenantDomains, tenantEmbedders, tenants, type ApiKeyRow, type TenantDatabaseRow, type TenantRow } from './schema';
 
 export type TenantStatus = TenantRow['status'];
 export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -45,6 +45,19 @@ export class PlatformStore {
 
   async tenantById(id: string): Promise<TenantRow | null> {
     return (await this.db.select().from(tenants).where(eq(tenants.id, id)).get()) ?? null;
+  }
+
+  /**
+   * Where the tenant's vectors are, for moveTenant: the active embedding generation (0 when
+   * none is recorded) and whether a re-embedding is running or still cleaning up (a move then
+   * waits: it copies one generation).
+   */
+  async embeddingGenerationOf(tenantId: string): Promise<{ active: number; busy: boolean }> {
+    const rows = await this.db.select({ generation: tenantEmbedders.generation, status: tenantEmbedders.status, cleaned: tenantEmbedders.cleaned })
+      .from(tenantEmbedders)
+      .where(and(eq(tenantEmbedders.tenantId, tenantId), or(inArray(tenantEmbedders.status, ['active', 'building']), eq(tenantEmbedders.cleaned, false))))
+      .all();
+    return { active: rows.find((r) => r.status === 'active')?.generation ?? 0, busy: rows.some((r) => r.status !== 'active') };
   }
 
   /** A credential may name its tenant by id or slug. */

@@ -303,6 +303,38 @@ export const webhookDeliveries = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 );
 
+/**
+ * A tenant's embedding generations (migration 0016, docs/retrieval.md "Embedding generations"):
+ * the model and provider each vector space was made with; one `active`, at most one `building`
+ * (the re-embedding job, with its progress). base_url NULL = the deployment's provider.
+ */
+export const tenantEmbedders = sqliteTable(
+  'tenant_embedders',
+  {
+    tenantId: text('tenant_id').notNull(),
+    generation: integer('generation').notNull(),
+    status: text('status', { enum: ['active', 'building', 'retired', 'superseded', 'failed'] }).notNull(),
+    model: text('model').notNull(),
+    dimensions: integer('dimensions').notNull(),
+    baseUrl: text('base_url'),
+    apiKeySealed: text('api_key_sealed'),
+    keyId: text('key_id'),
+    reason: text('reason', { enum: ['recorded', 'provider', 'deployment'] }).notNull().default('recorded'),
+    previousGeneration: integer('previous_generation'),
+    done: integer('done').notNull().default(0),
+    total: integer('total').notNull().default(0),
+    /** The last chunk `seq` the job embedded (or, cleaning, deleted). */
+    cursor: integer('cursor'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    cleaned: integer('cleaned', { mode: 'boolean' }).notNull().default(false),
+    createdAt: text('created_at').notNull().default(now),
+    updatedAt: text('updated_at').notNull().default(now),
+    finishedAt: text('finished_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.generation] })],
+);
+
 /** Monthly aggregates written by the TenantGuard alarm (absolute values: a retried flush is idempotent). */
 export const usage = sqliteTable(
   'usage',
@@ -390,4 +422,5 @@ export type AgentRow = typeof agents.$inferSelect;
 export type ModelProviderRow = typeof tenantModelProviders.$inferSelect;
 export type WebhookRow = typeof tenantWebhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type EmbedderRow = typeof tenantEmbedders.$inferSelect;
 

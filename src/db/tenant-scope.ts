@@ -28,6 +28,7 @@ import { ChatUsageRepo } from './repositories/chat-usage';
 import { MembersRepo } from './repositories/members';
 import { ModelProviderRepo } from './repositories/model-provider';
 import { WebhooksRepo } from './repositories/webhooks';
+import { EmbeddersRepo } from './repositories/embedders';
 import { AuditRepo } from './repositories/audit';
 import { TenantRepo } from './repositories/tenant';
 import { auditLog, type TenantRow } from './schema';
@@ -53,6 +54,8 @@ export class TenantScope {
   readonly modelProvider: ModelProviderRepo;
   /** The tenant's webhook and its delivery outbox (issue 15). */
   readonly webhooks: WebhooksRepo;
+  /** Embedding generations and the re-embedding job (catalogue). */
+  readonly embedders: EmbeddersRepo;
   readonly agents: AgentsRepo;
   /** Per-person erasure (issue 15). */
   readonly erasure: ErasureRepo;
@@ -87,6 +90,7 @@ export class TenantScope {
     this.conversations = new ConversationsRepo(this);
     this.modelProvider = new ModelProviderRepo(this);
     this.webhooks = new WebhooksRepo(this);
+    this.embedders = new EmbeddersRepo(this);
     this.agents = new AgentsRepo(this);
     this.erasure = new ErasureRepo(this);
     this.chatUsage = new ChatUsageRepo(this);

@@ -11,6 +11,8 @@ import { isWebhookMessage } from '../lifecycle/webhooks';
 import { consumeMoveMessages, moveDeps } from '../placement/move-consumer';
 import { isMoveMessage } from '../placement/move';
 import { consumeIngestBatch } from '../rag/ingest-consumer';
+import { consumeReembedMessages, reembedDeps } from '../rag/reembed-consumer';
+import { isReembedMessage } from '../rag/reembedding';
 import { ingestConsumerDeps } from '../services';
 
 /** A background job kind carried by the shared queue. */
@@ -26,6 +28,7 @@ export interface JobHandler {
 export const jobHandlers: readonly JobHandler[] = [
   { name: 'tenant.move', matches: isMoveMessage, consume: (messages, env) => consumeMoveMessages(messages, moveDeps(env)) },
   { name: 'webhook.event', matches: isWebhookMessage, consume: (messages, env) => consumeWebhookMessages(messages, env) },
+  { name: 'tenant.reembed', matches: isReembedMessage, consume: (messages, env) => consumeReembedMessages(messages, reembedDeps(env)) },
 ];
 
 /** Routes one delivered batch: each job kind gets its messages, the rest is ingestion. */

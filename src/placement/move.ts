@@ -46,6 +46,7 @@ import { guardNamespace } from '../objects/guard-namespace';
 import { jurisdictionOfPlacement } from '../objects/guard-router';
 import type { GuardClient } from '../objects/guard-types';
 import { choosePlacement, type PlacementRequest } from './choose';
+import { GenerationVectors } from '../vector/generations';
 import { openStore, type StoreRoot, type TenantStore } from './store';
 
 /** Rows per copied page (one transaction each). */
@@ -126,6 +127,10 @@ export async function startMove(deps: MoveDeps, tenantId: string, req: Placement
   const tenant = await platform.tenantById(tenantId);
   if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
   if (tenant.movingTo) throw new AppError('BAD_USER_INPUT', `tenant is already moving to ${tenant.movingTo}`, { field: 'id' });
+  // A move copies one embedding generation: a re-embedding (or its cleanup) finishes first.
+  if ((await platform.embeddingGenerationOf(tenantId)).busy) {
+    throw new AppError('BAD_USER_INPUT', "the tenant's embedding model is being switched; move it once reembedding is COMPLETED and cleaned up", { field: 'id' });
+  }
   const chosen = await choosePlacement({ env: deps.env, config: deps.config, platform }, req, tenant.slug, tenant.id);
   if (chosen.placement === tenant.placement) throw new AppError('BAD_USER_INPUT', `tenant is already in ${tenant.placement}`, { field: 'placement' });
   const move = await admissionChange(deps, tenantId, () => new MoveStore(deps.catalogue).start({
@@ -175,17 +180,25 @@ interface Sides {
   source: TenantStore;
   target: TenantStore;
   tenant: TenantRow;
+  /** The tenant's vectors in each index: its active embedding generation (src/vector/generations.ts). */
+  sourceVectors: GenerationVectors;
+  targetVectors: GenerationVectors;
 }
 
 async function sidesOf(deps: MoveDeps, move: TenantMoveRow): Promise<Sides> {
   const tenant = await new PlatformStore(deps.catalogue).tenantById(move.tenantId);
   if (!tenant) throw new Error(`move ${move.id}: tenant ${move.tenantId} is gone`);
   // Writes go to the databases' primaries: the mover never reads a replica.
-  const [source, target] = await Promise.all([
+  const [source, target, generation] = await Promise.all([
     openStore(deps, move.source, { bookmark: 'first-primary' }),
     openStore(deps, move.target, { bookmark: 'first-primary' }),
+    new PlatformStore(deps.catalogue).embeddingGenerationOf(move.tenantId),
   ]);
-  return { source, target, tenant };
+  return {
+    source, target, tenant,
+    sourceVectors: new GenerationVectors(source.vectors, move.tenantId, generation.active),
+    targetVectors: new GenerationVectors(target.vectors, move.tenantId, generation.active),
+  };
 }
 
 /** One unit of work of the current step, recorded before returning. */
@@ -198,7 +211,8 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
     if (!(await moves.advance(move, move.step, to, next))) throw new Retry('the job moved on meanwhile');
     await deps.afterUnit?.(move.step, next);
   };
-  const { source, target, tenant } = await sidesOf(deps, move);
+  const sides = await sidesOf(deps, move);
+  const { source, target, tenant } = sides;
   const tenantId = move.tenantId;
 
   switch (move.step) {
@@ -227,8 +241,8 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
       if (source.vectorIndex === target.vectorIndex) return advance('originals', { ...state, cursor: null, vectorsCopied: 0 });
       const ids = await chunkIdsPage(source.db, tenantId, state.cursor ?? null, VECTOR_PAGE);
       if (ids.length === 0) return advance('originals', { ...state, cursor: null });
-      const records = await source.vectors.getByIds(tenantId, ids);
-      if (records.length) await target.vectors.upsert(tenantId, records);
+      const records = await sides.sourceVectors.getChunks(ids);
+      if (records.length) await sides.targetVectors.upsert(records);
       return save({ ...state, cursor: ids.at(-1)!, vectorsCopied: (state.vectorsCopied ?? 0) + records.length });
     }
     case 'originals': {
@@ -252,7 +266,7 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
       }
       let vectors: MoveState['vectors'] = null;
       if (source.vectorIndex !== target.vectorIndex) {
-        const [a, b] = await Promise.all([vectorFingerprint(source, tenantId), vectorFingerprint(target, tenantId, source.db)]);
+        const [a, b] = await Promise.all([vectorFingerprint(sides.sourceVectors, source.db, tenantId), vectorFingerprint(sides.targetVectors, source.db, tenantId)]);
         if (a.count !== b.count || a.hash !== b.hash) {
           const message = `vectors: source has ${a.count}, target ${b.count}${a.count === b.count ? ' with different values' : ''}`;
           // Fewer in a Vectorize target may be writes not applied yet: a transient error (the job
@@ -294,7 +308,7 @@ async function runUnit(deps: MoveDeps, moves: MoveStore, move: TenantMoveRow, st
         if (source.vectorIndex !== target.vectorIndex) {
           const ids = await chunkIdsPage(source.db, tenantId, state.cursor ?? null, VECTOR_PAGE);
           if (ids.length) {
-            await source.vectors.deleteByIds(tenantId, ids);
+            await sides.sourceVectors.deleteChunks(ids);
             return save({ ...state, cursor: ids.at(-1)! });
           }
         }
@@ -366,14 +380,14 @@ async function releaseAfterFailure(deps: MoveDeps, move: TenantMoveRow): Promise
  * database: after the copy both sides hold the same chunk ids). Values are rounded to 6
  * decimals: stores keep float32 and may normalise again on upsert.
  */
-async function vectorFingerprint(store: TenantStore, tenantId: string, rows: Database = store.db): Promise<{ count: number; hash: string }> {
+async function vectorFingerprint(vectors: GenerationVectors, rows: Database, tenantId: string): Promise<{ count: number; hash: string }> {
   let after: string | null = null;
   let count = 0;
   let hash = '';
   for (;;) {
     const ids = await chunkIdsPage(rows, tenantId, after, VECTOR_PAGE);
     if (ids.length === 0) return { count, hash };
-    const records = (await store.vectors.getByIds(tenantId, ids)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const records = (await vectors.getChunks(ids)).sort((a, b) => (a.id < b.id ? -1 : 1));
     count += records.length;
     hash = await sha256Hex(hash + JSON.stringify(records.map((r) => [r.id, r.values.map((v) => Math.round(v * 1e6)), r.metadata])));
     after = ids.at(-1)!;

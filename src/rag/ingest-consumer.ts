@@ -26,7 +26,9 @@ import type { Chunk } from './chunking';
 import { documentChunks } from './document-text';
 import { SUPPORTED_MIME, type SupportedMime } from './extract';
 import { ExtractionBudget, ExtractionLimitError } from './extract-budget';
-import { vectorMetadataFor, type MetadataKeySpec } from './search-filters';
+import type { MetadataKeySpec } from './search-filters';
+import { chunkMetadata, embeddingInput } from './chunk-vectors';
+import type { TenantEmbeddings } from './embedding-spaces';
 import { deleteOriginals } from './ingestion';
 import { INGEST_MAX_ATTEMPTS, type IngestMessage } from './ingest-types';
 
@@ -43,7 +45,10 @@ export interface TenantContext {
   /** The tenant's embedder (its own provider's); absent = deps.embedder, the deployment's. */
   embedder?: EmbeddingProvider;
   blobs: R2Bucket;
+  /** Deletes reach every embedding generation when `embeddings` is given (its tenant-bound store). */
   vectors: VectorStore;
+  /** The tenant's embedding spaces; absent = one space (`embedder`, the tenant namespace), as before generations. */
+  embeddings?: TenantEmbeddings;
   /** A move is running: the message waits (requeued) instead of writing. */
   migrating?: boolean;
   /** Announces document.completed / document.failed to the tenant's webhook (never throws, never waits on delivery). */
@@ -256,21 +261,17 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
   await t.guard?.consume(t.limits, 'storedBytes', indexedBytes);
   let flipped: { previousIndexedBytes: number } | null = null;
   try {
-    // Headings travel with the chunk into the embedding (not into the stored text).
-    const inputs = chunks.map((c) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text));
-    // Reserved, not just checked: documents of one tenant are processed concurrently (a batch,
-    // several consumers), and each would see the same tokens left. The provider's count
-    // settles the reservation as soon as it is known: those tokens are spent even if a later
-    // step fails and the message is retried (a retry embeds, and reserves, again).
-    const reservation = await t.guard?.reserve(t.limits, { embeddingTokens: inputs.reduce((n, s) => n + estimateTokens(s), 0) });
-    let embedded: Awaited<ReturnType<typeof embedAll>>;
-    try {
-      embedded = await embedAll(t.embedder ?? deps.embedder, inputs);
-    } catch (err) {
-      await reservation?.release();
-      throw err;
-    }
-    await reservation?.settle({ embeddingTokens: embedded.tokens });
+    // The embedding spaces this version goes into: the active generation and, while a switch
+    // runs, the one being built (src/rag/embedding-spaces.ts). Recorded before the first
+    // vectors are written, so a later configuration change is a switch, not a mix of models.
+    const spaces = t.embeddings;
+    if (spaces) await spaces.ensureRecorded();
+    const inputs = chunks.map(embeddingInput);
+    const targets = spaces ? await spaces.writeTargets(true) : null;
+    const embedded = new Map<number, number[][]>();
+    let legacy: number[][] = [];
+    if (targets) for (const sp of targets) embedded.set(sp.generation, await embedMetered(t, sp.embedder, inputs));
+    else legacy = await embedMetered(t, t.embedder ?? deps.embedder, inputs);
 
     const rows = chunks.map((c) => ({
       id: `${doc.id}:${msg.version}:${c.index}`,
@@ -281,21 +282,24 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
       tokenCount: c.tokenCount,
     }));
     await scope.chunks.insertVersion(doc.id, msg.version, rows, STATEMENTS_PER_BATCH);
-    const tags = JSON.parse(doc.tags) as string[];
-    const custom = vectorMetadataFor(parseObject(doc.metadata), deps.metadataKeys ?? []);
-    const metadata = (): Metadata => ({
-      ...custom,
-      tenant_id: scope.tenantId,
-      document_id: doc.id,
-      collection_id: doc.collectionId,
-      // Vectorize metadata is scalar: tags as one delimited string (filtering on tags happens in D1).
-      tags: tags.length ? `|${tags.join('|')}|` : null,
-      type: doc.mimeType,
-      version: msg.version,
-    });
+    const metadata = (): Metadata => chunkMetadata(scope.tenantId, doc, msg.version, deps.metadataKeys ?? []);
+    const records = (vectors: number[][]) => rows.map((r, i) => ({ id: r.id, values: vectors[i]!, metadata: metadata() }));
     try {
-      await t.vectors.upsert(scope.vectorNamespace, rows.map((r, i) => ({ id: r.id, values: embedded.vectors[i]!, metadata: metadata() })));
+      if (targets && spaces) {
+        for (const sp of targets) await sp.vectors.upsert(records(embedded.get(sp.generation)!));
+        // Read again now that the chunks exist: a re-embedding that started (or switched) since
+        // the first read may already have walked past them, so this version embeds for it too.
+        for (const sp of await spaces.writeTargets(true)) {
+          if (embedded.has(sp.generation)) continue;
+          const vectors = await embedMetered(t, sp.embedder, inputs);
+          embedded.set(sp.generation, vectors);
+          await sp.vectors.upsert(records(vectors));
+        }
+      } else {
+        await t.vectors.upsert(scope.vectorNamespace, records(legacy));
+      }
     } catch (err) {
+      if (err instanceof EmbeddingProviderError || err instanceof AppError) throw err;
       deps.log.warn('ingest: vector upsert failed', { documentId: doc.id, error: String(err) });
       throw new IngestError('The vector index was unavailable.', true);
     }
@@ -330,17 +334,27 @@ async function indexVersion(t: TenantContext, doc: DocumentRow, msg: IngestMessa
   }
 }
 
-const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
-/** A stored JSON object column; anything else reads as {} (it was validated on the way in). */
-function parseObject(json: string): Record<string, unknown> {
+/**
+ * Embeds with one model, metered. Reserved, not just checked: documents of one tenant are
+ * processed concurrently (a batch, several consumers), and each would see the same tokens
+ * left. The provider's count settles the reservation as soon as it is known: those tokens are
+ * spent even if a later step fails and the message is retried (a retry embeds, and reserves,
+ * again). While a switch runs a version is embedded twice, and both are counted.
+ */
+async function embedMetered(t: TenantContext, embedder: EmbeddingProvider, inputs: string[]): Promise<number[][]> {
+  const reservation = await t.guard?.reserve(t.limits, { embeddingTokens: inputs.reduce((n, s) => n + estimateTokens(s), 0) });
+  let embedded: Awaited<ReturnType<typeof embedAll>>;
   try {
-    const v: unknown = JSON.parse(json);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
+    embedded = await embedAll(embedder, inputs);
+  } catch (err) {
+    await reservation?.release();
+    throw err;
   }
+  await reservation?.settle({ embeddingTokens: embedded.tokens });
+  return embedded.vectors;
 }
 
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
 /** Removes the chunks and vectors written for one version (never the visible one). */
 async function removeVersion(t: TenantContext, documentId: string, version: number, deps: ConsumerDeps): Promise<void> {
   const row = await t.scope.documents.get(documentId);

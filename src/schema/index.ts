@@ -11,6 +11,7 @@ import './search';
 import './ingest';
 import './agents';
 import './model-provider';
+import './reembedding';
 import './chat';
 import './usage';
 import './lifecycle';

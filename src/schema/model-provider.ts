@@ -8,7 +8,7 @@ import { AppError } from '../lib/errors';
 import { allow } from './access';
 import { builder } from './builder';
 
-const ModelProvider = builder.objectRef<ModelProviderView>('ModelProvider').implement({
+export const ModelProvider = builder.objectRef<ModelProviderView>('ModelProvider').implement({
   description: "The tenant's own OpenAI-compatible provider, used for its chat and embeddings instead of the deployment's.",
   fields: (t) => ({
     baseUrl: t.exposeString('baseUrl'),

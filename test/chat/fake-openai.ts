@@ -80,6 +80,10 @@ export interface FakeOpenAI {
   chat(): FakeCall[];
   /** Queues replies for the next chat completion requests (then the default answer). */
   script(...replies: Reply[]): void;
+  /** Queues replies for the next embeddings requests (then real embeddings): e.g. status(503). */
+  scriptEmbeddings(...replies: Reply[]): void;
+  /** Embeddings requests only. */
+  embeddings(): FakeCall[];
   restore(): void;
 }
 
@@ -90,6 +94,11 @@ export interface FakeOptions {
   apiKey?: string;
   /** When set, embeddings for other models get 404. */
   embeddingModels?: string[];
+  /**
+   * Answer embeddings in the request's `dimensions` (as the text-embedding-3 models do);
+   * default: always 384, whatever was asked (a model of fixed size).
+   */
+  honourDimensions?: boolean;
 }
 
 export function installFakeOpenAI(defaultReply: Reply = answer('The fake model says hello [1].'), opts: FakeOptions = {}): FakeOpenAI {
@@ -97,7 +106,8 @@ export function installFakeOpenAI(defaultReply: Reply = answer('The fake model s
   const original = globalThis.fetch;
   const calls: FakeCall[] = [];
   const queue: Reply[] = [];
-  const embedder = new OfflineEmbeddings(384);
+  const embedders = new Map<number, OfflineEmbeddings>();
+  const embedQueue: Reply[] = [];
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     const url = new URL(req.url);
@@ -112,7 +122,12 @@ export function installFakeOpenAI(defaultReply: Reply = answer('The fake model s
       return json(404, { error: { message: `The model ${body.model} does not exist`, type: 'invalid_request_error' } });
     }
     if (url.pathname === '/v1/embeddings') {
+      const scripted = embedQueue.shift();
+      if (scripted) return scripted(body);
       const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+      const dims = opts.honourDimensions && typeof body.dimensions === 'number' ? body.dimensions : 384;
+      let embedder = embedders.get(dims);
+      if (!embedder) embedders.set(dims, (embedder = new OfflineEmbeddings(dims)));
       const r = await embedder.embed(inputs);
       return json(200, {
         object: 'list', model: body.model,
@@ -127,6 +142,8 @@ export function installFakeOpenAI(defaultReply: Reply = answer('The fake model s
     calls,
     chat: () => calls.filter((c) => c.path === '/v1/chat/completions'),
     script: (...replies) => queue.push(...replies),
+    scriptEmbeddings: (...replies) => embedQueue.push(...replies),
+    embeddings: () => calls.filter((c) => c.path === '/v1/embeddings'),
     restore: () => {
       globalThis.fetch = original;
     },

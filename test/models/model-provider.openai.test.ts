@@ -234,16 +234,6 @@ describe('bad input names the field', () => {
   it('production accepts a public https URL, without a trailing slash', () => {
     expect(checkProviderUrl('https://api.together.xyz/v1/', false)).toBe('https://api.together.xyz/v1');
   });
-
-  it('changing the embedding model of a tenant that has documents is refused (it needs re-embedding)', async () => {
-    const t = await createTenant();
-    await ingestProcessed(t, { name: 'a.md', text: 'Some text to embed.' });
-    const r = await setProvider(t, { embeddingModel: 'bge-large', embeddingDimensions: 1024 });
-    expect(codeOf(r)).toBe('BAD_USER_INPUT');
-    expect(r.body.errors![0]!.extensions!.field).toBe('embeddingModel');
-    // The same embedding on another server is fine.
-    expect((await setProvider(t)).body.errors).toBeUndefined();
-  });
 });
 
 describe('access', () => {

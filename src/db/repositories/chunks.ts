@@ -5,7 +5,7 @@
  * visible only while its `version` equals its document's indexed `version`, so a new
  * version's chunks appear all at once when ingestion flips the document row.
  */
-import { and, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunks, documents, type ChunkRow, type DocumentRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
@@ -124,6 +124,31 @@ export class ChunksRepo {
     if (opts.version !== undefined) where.push(eq(chunks.version, opts.version));
     if (opts.exceptVersion !== undefined) where.push(ne(chunks.version, opts.exceptVersion));
     return db.delete(chunks).where(and(...where));
+  }
+
+  /**
+   * The re-embedding job's page: every chunk row of the tenant (all versions: a pending one may
+   * become visible after the switch) after `afterSeq`, in `seq` order. `seq` only grows, so a
+   * chunk written while the job runs comes after the cursor or is embedded by its ingestion.
+   */
+  async embeddingPage(afterSeq: number, limit: number): Promise<Pick<ChunkRow, 'seq' | 'id' | 'documentId' | 'version' | 'text' | 'heading'>[]> {
+    const { db, tenantId } = this.scope;
+    return db.select({ seq: chunks.seq, id: chunks.id, documentId: chunks.documentId, version: chunks.version, text: chunks.text, heading: chunks.heading })
+      .from(chunks).where(and(eq(chunks.tenantId, tenantId), gt(chunks.seq, afterSeq))).orderBy(asc(chunks.seq)).limit(limit).all();
+  }
+
+  /** Ids (and seq) of the tenant's chunks after `afterSeq`: what cleaning a generation walks. */
+  async idPage(afterSeq: number, limit: number): Promise<{ seq: number; id: string }[]> {
+    const { db, tenantId } = this.scope;
+    return db.select({ seq: chunks.seq, id: chunks.id }).from(chunks).where(and(eq(chunks.tenantId, tenantId), gt(chunks.seq, afterSeq)))
+      .orderBy(asc(chunks.seq)).limit(limit).all();
+  }
+
+  /** How many of the tenant's chunk rows come after `afterSeq` (all of them with 0). */
+  async countAfter(afterSeq = 0): Promise<number> {
+    const { db, tenantId } = this.scope;
+    const row = await db.select({ n: count() }).from(chunks).where(and(eq(chunks.tenantId, tenantId), gt(chunks.seq, afterSeq))).get();
+    return row?.n ?? 0;
   }
 
   /**

@@ -5,6 +5,7 @@
  * details name the base URL, models and the key's last four characters, never the key.
  */
 import { eq } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import { nowIso } from '../../lib/ids';
 import { tenantModelProviders, type ModelProviderRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
@@ -38,8 +39,12 @@ export class ModelProviderRepo {
     return rows[0] ?? null;
   }
 
-  /** Inserts or replaces the record (one row per tenant), audited. */
-  async set(w: ModelProviderWrite): Promise<ModelProviderRow> {
+  /**
+   * Inserts or replaces the record (one row per tenant), audited. `with` are catalogue
+   * statements of the same change (the embedding switch it starts), in the same batch;
+   * `embedding` names what happened to the embedding, for the audit row.
+   */
+  async set(w: ModelProviderWrite, withStatements: BatchItem<'sqlite'>[] = [], embedding = 'none'): Promise<ModelProviderRow> {
     this.scope.requireUnrestricted('change the model provider');
     const { catalogue: db, tenantId, actor } = this.scope;
     const at = nowIso();
@@ -49,10 +54,10 @@ export class ModelProviderRepo {
       setBy: actor, keySetAt: at, updatedAt: at,
     };
     await this.scope.writeAudited(
-      [db.insert(tenantModelProviders).values(row).onConflictDoUpdate({ target: tenantModelProviders.tenantId, set: { ...row, tenantId: undefined } })],
+      [...withStatements, db.insert(tenantModelProviders).values(row).onConflictDoUpdate({ target: tenantModelProviders.tenantId, set: { ...row, tenantId: undefined } })],
       {
         action: 'tenant.model_provider.set', targetType: 'tenant', targetId: tenantId,
-        details: { baseUrl: w.baseUrl, chatModels: w.chatModels, embeddingModel: w.embeddingModel, embeddingDimensions: w.embeddingDimensions, keyLast4: w.keyLast4, keyId: w.keyId },
+        details: { baseUrl: w.baseUrl, chatModels: w.chatModels, embeddingModel: w.embeddingModel, embeddingDimensions: w.embeddingDimensions, keyLast4: w.keyLast4, keyId: w.keyId, embeddingSwitch: embedding },
       },
       db,
     );
@@ -60,13 +65,13 @@ export class ModelProviderRepo {
   }
 
   /** Removes the record (the deployment's provider applies again); true if there was one. */
-  async clear(): Promise<boolean> {
+  async clear(withStatements: BatchItem<'sqlite'>[] = [], embedding = 'none'): Promise<boolean> {
     this.scope.requireUnrestricted('change the model provider');
     const { catalogue: db, tenantId } = this.scope;
     const existing = await this.get();
     if (!existing) return false;
-    await this.scope.writeAudited([db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId))], {
-      action: 'tenant.model_provider.clear', targetType: 'tenant', targetId: tenantId, details: { baseUrl: existing.baseUrl, keyLast4: existing.keyLast4 },
+    await this.scope.writeAudited([...withStatements, db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId))], {
+      action: 'tenant.model_provider.clear', targetType: 'tenant', targetId: tenantId, details: { baseUrl: existing.baseUrl, keyLast4: existing.keyLast4, embeddingSwitch: embedding },
     }, db);
     return true;
   }

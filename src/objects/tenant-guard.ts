@@ -580,18 +580,20 @@ export class TenantGuard extends DurableObject<Env> {
   /**
    * The tenant's purge (deleteTenant, docs/lifecycle.md): everything this object stores goes —
    * counters, buckets, activity, pending changes, the alarm — through `deleteAll`. The figures
-   * are flushed to D1 first (usage aggregates are the billing record the purge keeps; the
-   * membership rows the flush may write go in the purge's later catalogue step), so no alarm
+   * are flushed to D1 first (usage aggregates are the billing record the purge keeps; pending
+   * last-seen bookkeeping is dropped, as the memberships it would touch are gone), so no alarm
    * is left to write anything afterwards. Idempotent; returns the rows the object held.
    */
   async purge(tenantId: string): Promise<{ rows: number }> {
     this.bind(tenantId);
-    await this.flush();
     const sql = this.ctx.storage.sql;
     let rows = 0;
     for (const table of ['meta', 'periods', 'buckets', 'agent_usage', 'activity']) {
       rows += sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
     }
+    // Last-seen bookkeeping is not flushed: it would write membership rows the purge has removed.
+    this.activity.clear();
+    await this.flush();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.periods.clear();

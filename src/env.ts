@@ -105,6 +105,8 @@ export interface Config {
     purgeGraceSeconds: number;
     /** EXPORT_LINK_TTL_SECONDS: how long an export's download link works. */
     exportLinkSeconds: number;
+    /** What download links are signed with (a key is derived from it): JWT_SECRET, else ENCRYPTION_KEY; null: neither is set. */
+    linkSecret: string | null;
   };
   /** Retrieval options of the deployment (docs/retrieval.md "Filters", "Reranking"). */
   search: {
@@ -246,7 +248,7 @@ export function loadConfig(env: AppEnv): Config {
     urlFetch: { ports: ports.map(Number), resolverUrl },
     domains: { verifier, resolverUrl },
     placements: placementsOf(env, vectorBackend, environment),
-    lifecycle: { purgeGraceSeconds: graceDays * 86_400, exportLinkSeconds: linkSeconds },
+    lifecycle: { purgeGraceSeconds: graceDays * 86_400, exportLinkSeconds: linkSeconds, linkSecret: env.JWT_SECRET || env.ENCRYPTION_KEY || null },
     search: {
       metadataKeys,
       rerank: rerankUrl ? { url: rerankUrl, model: env.RERANK_MODEL, apiKey: env.RERANK_API_KEY || null } : null,

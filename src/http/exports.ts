@@ -34,7 +34,7 @@ export async function handleExportDownload(request: Request, env: AppEnv, export
     const root = createRoot(env, { log });
     const token = new URL(request.url).searchParams.get('token') ?? '';
     const row = await new ExportStore(root.catalogue).get(exportId);
-    if (!row || !(await verifyDownload(env, row.id, row.tenantId, token, Math.floor(Date.now() / 1000)))) throw refused();
+    if (!row || !(await verifyDownload(root.config, row.id, row.tenantId, token, Math.floor(Date.now() / 1000)))) throw refused();
     const host = tenantFromHost(request.headers.get('host') ?? new URL(request.url).host, root.config.baseDomain);
     if (host.kind !== 'none') {
       const hostTenantId = await hostTenant(host, { directory, platform: root.platform, beforeLookup: () => spendPreauth(env.PREAUTH_LIMITER, request) });

@@ -15,12 +15,12 @@
  *                            hashes), memberships, domains, usage
  *   originals/<document id>/<version…>   every stored original, byte for byte
  */
-import { ExportStore } from '../db/lifecycle-store';
+import { DeletionStore, ExportStore } from '../db/lifecycle-store';
 import { parseSettings } from '../db/repositories/tenant';
 import type { TenantExportRow, TenantRow } from '../db/schema';
 import { readTenantRows, TENANT_TABLES } from '../db/tenant-copy';
 import { cataloguePage } from '../db/tenant-purge';
-import { ConfigError } from '../env';
+import { ConfigError, type Config } from '../env';
 import { AppError } from '../lib/errors';
 import { toBase64Url } from '../lib/ids';
 import type { Root } from '../tenant-session';
@@ -64,6 +64,11 @@ export interface ExportDeps extends Root {
 export async function startExport(deps: Root, tenantId: string, actor: string, requestId: string): Promise<TenantExportRow> {
   const tenant = await deps.platform.tenantById(tenantId);
   if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
+  // During the grace period an export is what offboarding wants; once the purge runs there is nothing to export.
+  const deletion = await new DeletionStore(deps.catalogue).latestFor(tenantId);
+  if (deletion && !['scheduled', 'restored'].includes(deletion.step)) {
+    throw new AppError('BAD_USER_INPUT', `the tenant ${deletion.step === 'purged' ? 'was purged' : 'is being purged'}: nothing left to export`, { field: 'id' });
+  }
   const row = await new ExportStore(deps.catalogue).create(tenantId, actor, requestId);
   await deps.enqueueJob({ type: 'tenant.export', exportId: row.id });
   return row;
@@ -226,9 +231,9 @@ function manifest(tenant: TenantRow, row: TenantExportRow, progress: ExportProgr
 
 // ---------------------------------------------------------------- download links
 
-/** The HMAC key of download links: JWT_SECRET (or ENCRYPTION_KEY when JWTs come from a JWKS), under its own label. */
-async function linkKey(env: Root['env']): Promise<CryptoKey> {
-  const secret = env.JWT_SECRET || env.ENCRYPTION_KEY;
+/** The HMAC key of download links: derived from JWT_SECRET (or ENCRYPTION_KEY when JWTs come from a JWKS) under its own label. */
+async function linkKey(config: Config): Promise<CryptoKey> {
+  const secret = config.lifecycle.linkSecret;
   if (!secret) throw new ConfigError('JWT_SECRET', 'export download links are signed with JWT_SECRET (or ENCRYPTION_KEY): set one of them');
   const base = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   // A key of its own, derived under a label: a link signature is never a valid JWT signature.
@@ -239,13 +244,13 @@ async function linkKey(env: Root['env']): Promise<CryptoKey> {
 const linkMessage = (exportId: string, tenantId: string, expires: number) => encoder.encode(`${exportId}\n${tenantId}\n${expires}`);
 
 /** A download token for the export, valid until `expires` (seconds since the epoch): `<expires>.<signature>`. */
-export async function signDownload(env: Root['env'], exportId: string, tenantId: string, expires: number): Promise<string> {
-  const sig = await crypto.subtle.sign('HMAC', await linkKey(env), linkMessage(exportId, tenantId, expires));
+export async function signDownload(config: Config, exportId: string, tenantId: string, expires: number): Promise<string> {
+  const sig = await crypto.subtle.sign('HMAC', await linkKey(config), linkMessage(exportId, tenantId, expires));
   return `${expires}.${toBase64Url(new Uint8Array(sig))}`;
 }
 
 /** Whether `token` is a valid, unexpired link to this export of this tenant. */
-export async function verifyDownload(env: Root['env'], exportId: string, tenantId: string, token: string, nowSeconds: number): Promise<boolean> {
+export async function verifyDownload(config: Config, exportId: string, tenantId: string, token: string, nowSeconds: number): Promise<boolean> {
   const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) return false;
   const expires = Number(m[1]);
@@ -253,5 +258,5 @@ export async function verifyDownload(env: Root['env'], exportId: string, tenantI
   const b64 = m[2]!.replace(/-/g, '+').replace(/_/g, '/') + '=';
   const sig = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   // crypto.subtle.verify compares in constant time.
-  return crypto.subtle.verify('HMAC', await linkKey(env), sig, linkMessage(exportId, tenantId, expires));
+  return crypto.subtle.verify('HMAC', await linkKey(config), sig, linkMessage(exportId, tenantId, expires));
 }

@@ -69,7 +69,7 @@ const TenantExport = builder.objectRef<ExportView>('TenantExport').implement({
       description: 'A signed link to the archive, minted for this response and valid until downloadExpiresAt (EXPORT_LINK_TTL_SECONDS); null until COMPLETED.',
       resolve: async (e) => {
         if (e.row.status !== 'completed') return null;
-        const token = await signDownload(e.app.root.env, e.row.id, e.row.tenantId, linkExpiry(e.app));
+        const token = await signDownload(e.app.config, e.row.id, e.row.tenantId, linkExpiry(e.app));
         return `${e.origin}/exports/${e.row.id}?token=${token}`;
       },
     }),

@@ -13,7 +13,7 @@ import { guardClient } from '../../src/objects/guard-client';
 import type { DeletionStep } from '../../src/db/lifecycle-store';
 import { codeOf, createApiKey, createTenant, gql, type TestTenant } from '../helpers';
 import { apiView, BUCKETS, populate, snapshotIn } from '../placement/move-helpers';
-import { platformToken } from '../placement/placement-helpers';
+import { DATABASES, platformToken } from '../placement/placement-helpers';
 import {
   asPlatform, DELETE, DELETION, deliverJobs, expectNothingLeft, footprint, heldEnv, lifecycleDepsForTest, objectStorage, RESTORE,
 } from './lifecycle-helpers';
@@ -40,10 +40,10 @@ async function startDeletion(t: TestTenant, purge: boolean) {
 }
 
 const chunkCount = async (placement: string, tenantId: string) =>
-  (await ({ shared: env.DB, 'regional:eu': env.DB_EU! } as Record<string, D1Database>)[placement]!.prepare('SELECT count(*) AS n FROM chunks WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>())!.n;
+  (await DATABASES[placement]!.prepare('SELECT count(*) AS n FROM chunks WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>())!.n;
 
 describe('deleteTenant', () => {
-  it.each(['shared', 'regional:eu'])('purges everything of a %s tenant from every store, leaves the neighbour untouched and writes a receipt', async (placement) => {
+  it.each(['shared', 'regional:eu', 'dedicated:d1-1'])('purges everything of a %s tenant from every store, leaves the neighbour untouched and writes a receipt', async (placement) => {
     const { t } = await offboardable(placement);
     const neighbour = await createTenant({ placement });
     await populate(neighbour);
@@ -76,8 +76,13 @@ describe('deleteTenant', () => {
 
     // The tombstone: the catalogue row stays, cancelled, settings cleared; Tenant.deletion says PURGED.
     const platform = await platformToken();
-    const seen = await gql('query { tenants(first: 100) { edges { node { id status deletion { status receipt } } } } }', {}, { token: platform });
-    const node = seen.body.data.tenants.edges.map((e: { node: { id: string } }) => e.node).find((n: { id: string }) => n.id === t.id);
+    let node: unknown;
+    for (let after: string | null = null; !node; ) {
+      const seen = await gql('query($after: String) { tenants(first: 100, after: $after) { edges { node { id status deletion { status receipt } } } pageInfo { hasNextPage endCursor } } }', { after }, { token: platform });
+      node = seen.body.data.tenants.edges.map((e: { node: { id: string } }) => e.node).find((n: { id: string }) => n.id === t.id);
+      if (!seen.body.data.tenants.pageInfo.hasNextPage) break;
+      after = seen.body.data.tenants.pageInfo.endCursor;
+    }
     expect(node).toMatchObject({ status: 'CANCELLED', deletion: { status: 'PURGED', receipt } });
     // The purged tenant's credentials stay refused.
     expect(codeOf(await gql('{ viewer { role } }', {}, { token: t.token }))).toBe('TENANT_SUSPENDED');

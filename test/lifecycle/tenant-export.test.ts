@@ -10,6 +10,7 @@ import { runExport, signDownload, PART_BYTES } from '../../src/lifecycle/tenant-
 import { readZip } from '../../src/lifecycle/zip';
 import { crc32 } from '../../src/lifecycle/zip';
 import { createLogger } from '../../src/lib/log';
+import { loadConfig } from '../../src/env';
 import { createRoot } from '../../src/tenant-session';
 import { codeOf, createApiKey, createTenant, gql, type TestTenant } from '../helpers';
 import { BUCKETS, populate } from '../placement/move-helpers';
@@ -134,12 +135,12 @@ describe('exportTenant', () => {
     // A's token on B's export, a tampered token, an expired one, none: the same refusal.
     expect((await download(`http://localhost/exports/${exportB.id}?token=${tokenA}`)).status).toBe(403);
     expect((await download(exportA.downloadUrl.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')))).status).toBe(403);
-    const expired = await signDownload(env as never, exportA.id, a.id, Math.floor(Date.now() / 1000) - 1);
+    const expired = await signDownload(loadConfig(env as never), exportA.id, a.id, Math.floor(Date.now() / 1000) - 1);
     expect((await download(`http://localhost/exports/${exportA.id}?token=${expired}`)).status).toBe(403);
     expect((await download(`http://localhost/exports/${exportA.id}`)).status).toBe(403);
     expect((await download(`http://localhost/exports/${crypto.randomUUID()}?token=${tokenA}`)).status).toBe(403);
     // A token signed for A's export but claiming B's tenant is refused too (the row decides the tenant).
-    const claimed = await signDownload(env as never, exportA.id, b.id, Math.floor(Date.now() / 1000) + 600);
+    const claimed = await signDownload(loadConfig(env as never), exportA.id, b.id, Math.floor(Date.now() / 1000) + 600);
     expect((await download(`http://localhost/exports/${exportA.id}?token=${claimed}`)).status).toBe(403);
   });
 
@@ -167,5 +168,8 @@ describe('exportTenant', () => {
     await deliverJobs(sent);
     expect(await env.DOCUMENTS.head(`${t.id}/exports/${done.id}.zip`)).toBeNull();
     expect((await download(done.downloadUrl)).status).toBe(403);
+    const again = await postWith(held, EXPORT, { id: t.id }, await platformToken());
+    expect(codeOf(again)).toBe('BAD_USER_INPUT');
+    expect(again.body.errors![0]!.message).toMatch(/purged/);
   });
 });

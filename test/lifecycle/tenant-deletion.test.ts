@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { runDeletion, MAX_QUEUE_DELAY_SECONDS } from '../../src/lifecycle/tenant-deletion';
 import { guardClient } from '../../src/objects/guard-client';
 import type { DeletionStep } from '../../src/db/lifecycle-store';
-import { codeOf, createApiKey, createTenant, gql, type TestTenant } from '../helpers';
+import { codeOf, createApiKey, createTenant, gql, type GqlResult, type TestTenant } from '../helpers';
 import { apiView, BUCKETS, populate, snapshotIn } from '../placement/move-helpers';
 import { DATABASES, platformToken } from '../placement/placement-helpers';
 import {
@@ -78,7 +78,7 @@ describe('deleteTenant', () => {
     const platform = await platformToken();
     let node: unknown;
     for (let after: string | null = null; !node; ) {
-      const seen = await gql('query($after: String) { tenants(first: 100, after: $after) { edges { node { id status deletion { status receipt } } } pageInfo { hasNextPage endCursor } } }', { after }, { token: platform });
+      const seen: GqlResult = await gql('query($after: String) { tenants(first: 100, after: $after) { edges { node { id status deletion { status receipt } } } pageInfo { hasNextPage endCursor } } }', { after }, { token: platform });
       node = seen.body.data.tenants.edges.map((e: { node: { id: string } }) => e.node).find((n: { id: string }) => n.id === t.id);
       if (!seen.body.data.tenants.pageInfo.hasNextPage) break;
       after = seen.body.data.tenants.pageInfo.endCursor;

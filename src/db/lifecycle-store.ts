@@ -4,7 +4,7 @@
  * (tenant_exports). Like MoveStore, a job's step only advances by compare-and-set, so two
  * runners never both do a step's bookkeeping, and every change is audited in the same batch.
  */
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { newId, nowIso } from '../lib/ids';
 import type { Database } from './client';
 import { auditLog, tenantDeletions, tenantExports, tenants, type TenantDeletionRow, type TenantExportRow, type TenantRow } from './schema';
@@ -84,20 +84,18 @@ export class DeletionStore {
    */
   async restore(d: TenantDeletionRow, actor: string, requestId: string): Promise<boolean> {
     const ts = nowIso();
+    // The statements after the first apply only if it restored this job (same transaction).
+    const restoredNow = sql`EXISTS (SELECT 1 FROM ${tenantDeletions} WHERE ${tenantDeletions.id} = ${d.id} AND ${tenantDeletions.step} = 'restored' AND ${tenantDeletions.finishedAt} = ${ts})`;
+    const details = JSON.stringify({ status: d.previousStatus });
     const [r] = await this.db.batch([
       this.db.update(tenantDeletions).set({ step: 'restored', updatedAt: ts, finishedAt: ts })
         .where(and(eq(tenantDeletions.id, d.id), eq(tenantDeletions.step, 'scheduled'))).returning({ id: tenantDeletions.id }),
-      // Only when the statement above restored this job (same transaction).
-      this.db.update(tenants).set({ status: d.previousStatus, updatedAt: ts })
-        .where(and(eq(tenants.id, d.tenantId), eq(tenants.id, this.db.select({ t: tenantDeletions.tenantId }).from(tenantDeletions).where(and(eq(tenantDeletions.id, d.id), eq(tenantDeletions.step, 'restored'), eq(tenantDeletions.updatedAt, ts)))))),
-      audit(this.db, { tenantId: d.tenantId, actor, requestId }, 'tenant.restore', 'tenant_deletion', d.id, { status: d.previousStatus }),
+      this.db.update(tenants).set({ status: d.previousStatus, updatedAt: ts }).where(and(eq(tenants.id, d.tenantId), restoredNow)),
+      this.db.insert(auditLog).select(
+        sql`SELECT ${newId()}, ${d.tenantId}, ${actor}, 'tenant.restore', 'tenant_deletion', ${d.id}, ${details}, ${requestId}, ${ts} WHERE ${restoredNow}`,
+      ),
     ]);
-    if (r.length === 0) {
-      // The audit row of a restore that did not happen must not stay.
-      await this.db.delete(auditLog).where(and(eq(auditLog.tenantId, d.tenantId), eq(auditLog.action, 'tenant.restore'), eq(auditLog.targetId, d.id), eq(auditLog.requestId, requestId))).run();
-      return false;
-    }
-    return true;
+    return r.length > 0;
   }
 
   /** Records progress within a step, only while the job is still at `step`. */

@@ -297,7 +297,8 @@ async function runUnit(deps: DeletionDeps, store: DeletionStore, d: TenantDeleti
       const next = targets.find((t) => !done.includes(t.name));
       if (!next) return advance('verify', { ...state, objectsDone: undefined });
       const guardRows = await next.wipe();
-      const removed = addCounts(state.removed ?? emptyCounts(), { durableObjects: 1, guardRows });
+      // Objects are counted once (a second pass wipes the same objects again).
+      const removed = addCounts(state.removed ?? emptyCounts(), { durableObjects: (state.pass ?? 1) === 1 ? 1 : 0, guardRows });
       return save({ ...state, removed, objectsDone: [...done, next.name] });
     }
     case 'verify': {

@@ -42,6 +42,9 @@ async function startDeletion(t: TestTenant, purge: boolean) {
 const chunkCount = async (placement: string, tenantId: string) =>
   (await DATABASES[placement]!.prepare('SELECT count(*) AS n FROM chunks WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>())!.n;
 
+const restoreAudits = async (tenantId: string) =>
+  env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ? AND action = 'tenant.restore'").bind(tenantId).first<number>('n');
+
 describe('deleteTenant', () => {
   it.each(['shared', 'regional:eu', 'dedicated:d1-1'])('purges everything of a %s tenant from every store, leaves the neighbour untouched and writes a receipt', async (placement) => {
     const { t } = await offboardable(placement);
@@ -117,6 +120,7 @@ describe('deleteTenant', () => {
     const { held } = heldEnv();
     const restored = await asPlatform(held, RESTORE, { id: t.id });
     expect(restored.body.data.restoreTenant).toEqual({ id: t.id, status: 'TRIAL' });
+    expect(await restoreAudits(t.id)).toBe(1);
     expect(await apiView(t)).toEqual(view);
     const later = await runDeletion(lifecycleDepsForTest({ now: () => Date.parse(deletion.purgeAfter) + 1000 }), deletion.id);
     expect(later).toMatchObject({ step: 'restored' });
@@ -146,6 +150,8 @@ describe('deleteTenant', () => {
     const refused = await asPlatform(heldEnv().held, RESTORE, { id: t.id });
     expect(codeOf(refused)).toBe('BAD_USER_INPUT');
     expect(refused.body.errors![0]!.message).toMatch(/purge has started/);
+    expect(await restoreAudits(t.id)).toBe(0);
+    expect(await env.DB.prepare('SELECT status FROM tenants WHERE id = ?').bind(t.id).first('status')).toBe('cancelled');
     expect(await runDeletion(lifecycleDepsForTest({ now: () => due + 1 }), deletion.id)).toMatchObject({ step: 'purged' });
     expectNothingLeft(await footprint(t.id, 'shared'));
   });

@@ -12,7 +12,7 @@ import { runDeletion, MAX_QUEUE_DELAY_SECONDS } from '../../src/lifecycle/tenant
 import { guardClient } from '../../src/objects/guard-client';
 import type { DeletionStep } from '../../src/db/lifecycle-store';
 import { codeOf, createApiKey, createTenant, gql, type GqlResult, type TestTenant } from '../helpers';
-import { apiView, BUCKETS, populate, snapshotIn } from '../placement/move-helpers';
+import { apiView, BUCKETS, populate, postWith, snapshotIn } from '../placement/move-helpers';
 import { DATABASES, platformToken } from '../placement/placement-helpers';
 import {
   asPlatform, DELETE, DELETION, deliverJobs, expectNothingLeft, footprint, heldEnv, lifecycleDepsForTest, objectStorage, RESTORE,
@@ -105,6 +105,10 @@ describe('deleteTenant', () => {
       expect(r.status).toBe(403);
     }
     expect((await gql('{ viewer { role } }', {}, { token: neighbour.token })).body.errors).toBeUndefined();
+    // With the guard switched off, admission reads D1 per request: refused the same way.
+    const direct = await postWith({ GUARD_ENABLED: 'false' }, '{ viewer { role } }', {}, key.secret);
+    expect(codeOf(direct)).toBe('TENANT_SUSPENDED');
+    expect((await postWith({ GUARD_ENABLED: 'false' }, '{ viewer { role } }', {}, neighbour.token)).body.errors).toBeUndefined();
   });
 
   it('restores during the grace period: previous status back, credentials work, data intact, the due message finds nothing to do', async () => {

@@ -3,20 +3,24 @@
  * (src/lifecycle/tenant-export.ts) reads, besides the
  * tenant tables moveTenant knows (src/db/tenant-copy.ts): the keyword index's per-tenant row
  * and the residence row in the placement database, and the tenant's catalogue rows (API keys,
- * domains, memberships, its model provider, its exports, the audit rows of those). Every
+ * domains, memberships, its model provider, its webhook and outbox, its exports, the audit rows of those). Every
  * statement names the tenant.
  */
 import { and, asc, count, eq, gt, like, or } from 'drizzle-orm';
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { Database } from './client';
 import { CATALOGUE_AUDIT_PREFIXES } from './repositories/audit';
-import { apiKeys, auditLog, memberships, tenantDomains, tenantExports, tenantModelProviders, tenants, usage } from './schema';
+import { apiKeys, auditLog, memberships, tenantDomains, tenantExports, tenantModelProviders, tenants, tenantWebhooks, usage, webhookDeliveries } from './schema';
 
 /** BM25 statistics and the term prefix of a tenant (migration 0007); only the purge reads it from TypeScript. */
 const keywordTenants = sqliteTable('keyword_tenants', { tenantId: text('tenant_id').primaryKey() });
 
-/** Catalogue audit actions that are the tenant's own data (its keys, members, domains), not platform administration. */
-const TENANT_CATALOGUE_AUDIT = ['api_key.', 'member.', 'domain.'] as const;
+/**
+ * Catalogue audit actions that are the tenant's own doing (its keys, members, domains, settings,
+ * model provider, webhook: their details may carry its prompts or URLs), not platform
+ * administration (tenant.create / update / move / delete / restore / export stay).
+ */
+const TENANT_CATALOGUE_AUDIT = ['api_key.', 'member.', 'domain.', 'tenant.settings.', 'tenant.model_provider.', 'tenant.webhook.'] as const;
 
 const tenantAudit = (tenantId: string) =>
   and(eq(auditLog.tenantId, tenantId), or(...TENANT_CATALOGUE_AUDIT.map((p) => like(auditLog.action, `${p}%`))));
@@ -44,21 +48,25 @@ export interface CatalogueCounts {
   memberships: number;
   modelProvider: number;
   exports: number;
+  webhooks: number;
+  webhookDeliveries: number;
   auditRows: number;
 }
 
 /** The tenant's own catalogue rows, counted in one batch. */
 export async function countCatalogueRows(db: Database, tenantId: string): Promise<CatalogueCounts> {
-  const [k, d, m, p, e, a] = await db.batch([
+  const [k, d, m, p, e, w, wd, a] = await db.batch([
     db.select({ n: count() }).from(apiKeys).where(eq(apiKeys.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantDomains).where(eq(tenantDomains.tenantId, tenantId)),
     db.select({ n: count() }).from(memberships).where(eq(memberships.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantExports).where(eq(tenantExports.tenantId, tenantId)),
+    db.select({ n: count() }).from(tenantWebhooks).where(eq(tenantWebhooks.tenantId, tenantId)),
+    db.select({ n: count() }).from(webhookDeliveries).where(eq(webhookDeliveries.tenantId, tenantId)),
     db.select({ n: count() }).from(auditLog).where(tenantAudit(tenantId)),
   ]);
   const n = (r: { n: number }[]) => r[0]?.n ?? 0;
-  return { apiKeys: n(k), domains: n(d), memberships: n(m), modelProvider: n(p), exports: n(e), auditRows: n(a) };
+  return { apiKeys: n(k), domains: n(d), memberships: n(m), modelProvider: n(p), exports: n(e), webhooks: n(w), webhookDeliveries: n(wd), auditRows: n(a) };
 }
 
 /**
@@ -73,6 +81,9 @@ export async function deleteCatalogueRows(db: Database, tenantId: string): Promi
     db.delete(memberships).where(eq(memberships.tenantId, tenantId)),
     db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)),
     db.delete(tenantExports).where(eq(tenantExports.tenantId, tenantId)),
+    // The outbox first: a delivery job that runs later finds nothing to send.
+    db.delete(webhookDeliveries).where(eq(webhookDeliveries.tenantId, tenantId)),
+    db.delete(tenantWebhooks).where(eq(tenantWebhooks.tenantId, tenantId)),
     db.delete(auditLog).where(tenantAudit(tenantId)),
     db.update(tenants).set({ settings: '{}', limits: '{}' }).where(eq(tenants.id, tenantId)),
   ]);
@@ -80,10 +91,11 @@ export async function deleteCatalogueRows(db: Database, tenantId: string): Promi
 
 /**
  * The tenant's catalogue rows for its export, one keyset page on a unique key: API keys (never
- * the secret hash), memberships, domains, usage aggregates, the catalogue audit rows.
+ * the secret hash), memberships, domains, its webhook (never the secret), usage aggregates, the
+ * catalogue audit rows.
  */
 export function cataloguePage(
-  db: Database, tenantId: string, which: 'api_keys' | 'memberships' | 'domains' | 'usage' | 'audit', pageRows: number,
+  db: Database, tenantId: string, which: 'api_keys' | 'memberships' | 'domains' | 'webhooks' | 'usage' | 'audit', pageRows: number,
 ): (after: string | null) => Promise<Record<string, unknown>[]> {
   switch (which) {
     case 'api_keys':
@@ -98,6 +110,13 @@ export function cataloguePage(
     case 'domains':
       return (after) => db.select().from(tenantDomains).where(and(eq(tenantDomains.tenantId, tenantId), after === null ? undefined : gt(tenantDomains.domain, after)))
         .orderBy(asc(tenantDomains.domain)).limit(pageRows).all();
+    case 'webhooks':
+      // Never the sealed signing secret.
+      return (after) => db.select({
+        id: tenantWebhooks.id, tenantId: tenantWebhooks.tenantId, url: tenantWebhooks.url, events: tenantWebhooks.events,
+        createdBy: tenantWebhooks.createdBy, createdAt: tenantWebhooks.createdAt, updatedAt: tenantWebhooks.updatedAt,
+      }).from(tenantWebhooks).where(and(eq(tenantWebhooks.tenantId, tenantId), after === null ? undefined : gt(tenantWebhooks.id, after)))
+        .orderBy(asc(tenantWebhooks.id)).limit(pageRows).all();
     case 'usage':
       return (after) => db.select().from(usage).where(and(eq(usage.tenantId, tenantId), after === null ? undefined : gt(usage.period, after)))
         .orderBy(asc(usage.period)).limit(pageRows).all();

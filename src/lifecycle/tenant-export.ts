@@ -12,7 +12,7 @@
  *   manifest.json            tenant row (settings included), counts, format version
  *   tables/<table>.jsonl     collections, agents, documents, chunks, conversations, messages,
  *                            audit_log (tenant data and catalogue rows), api_keys (no secret
- *                            hashes), memberships, domains, usage
+ *                            hashes), memberships, domains, webhooks (no secrets), usage
  *   originals/<document id>/<version…>   every stored original, byte for byte
  */
 import { DeletionStore, ExportStore } from '../db/lifecycle-store';
@@ -147,6 +147,7 @@ const CATALOGUE_FILES = [
   { file: 'api_keys', which: 'api_keys', key: 'id' },
   { file: 'memberships', which: 'memberships', key: 'userId' },
   { file: 'domains', which: 'domains', key: 'domain' },
+  { file: 'webhooks', which: 'webhooks', key: 'id' },
   { file: 'usage', which: 'usage', key: 'period' },
 ] as const;
 

@@ -41,6 +41,7 @@ export async function deliverJobs(messages: Enqueued[], workerEnv: object = env,
   return getQueueResult(batch, ctx);
 }
 
+const PLATFORM_ACTIONS = ['tenant.create', 'tenant.update', 'tenant.delete', 'tenant.restore', 'tenant.export'].map((a) => `'${a}'`).join(', ');
 const TENANT_TABLES = ['collections', 'agents', 'documents', 'chunks', 'conversations', 'messages', 'audit_log'];
 
 /** Rows of every table of the TenantGuard (or LocalVectorIndex) object's SQLite storage, its alarm and KV keys. */
@@ -67,13 +68,13 @@ export async function footprint(tenantId: string, placement: string) {
   const one = async (sqlText: string, d: D1Database = db) => (await d.prepare(sqlText).bind(tenantId).first<{ n: number }>())!.n;
   const rows: Record<string, number> = {};
   for (const t of TENANT_TABLES) {
-    // The tenant's platform audit trail (tenant.* actions: the receipt among them) stays in the catalogue.
-    rows[t] = await one(`SELECT count(*) AS n FROM ${t} WHERE tenant_id = ?${t === 'audit_log' ? " AND action NOT LIKE 'tenant.%'" : ''}`);
+    // The tenant's platform audit trail (administration by platform admins: the receipt among it) stays in the catalogue.
+    rows[t] = await one(`SELECT count(*) AS n FROM ${t} WHERE tenant_id = ?${t === 'audit_log' ? ` AND action NOT IN (${PLATFORM_ACTIONS}) AND action NOT LIKE 'tenant.move.%' AND action NOT LIKE 'tenant.delete.%' AND action NOT LIKE 'tenant.export.%'` : ''}`);
   }
   rows.keyword_tenants = await one('SELECT count(*) AS n FROM keyword_tenants WHERE tenant_id = ?');
   if (placement !== 'shared') rows.residence = await one('SELECT count(*) AS n FROM tenants WHERE id = ?');
   const catalogue: Record<string, number> = {};
-  for (const t of ['api_keys', 'tenant_domains', 'memberships', 'tenant_model_providers', 'tenant_exports']) {
+  for (const t of ['api_keys', 'tenant_domains', 'memberships', 'tenant_model_providers', 'tenant_exports', 'tenant_webhooks', 'webhook_deliveries']) {
     catalogue[t] = await one(`SELECT count(*) AS n FROM ${t} WHERE tenant_id = ?`, env.DB);
   }
   const objects = (await BUCKETS[placement]!.list({ prefix: `${tenantId}/` })).objects.length;

@@ -26,6 +26,13 @@ async function offboardable(placement: string) {
   expect((await gql('{ viewer { role } }', {}, { token: key.secret })).body.errors).toBeUndefined();
   await env.DB.prepare('INSERT INTO tenant_domains (domain, tenant_id) VALUES (?, ?)').bind(`${t.slug}.example.org`, t.id).run();
   await BUCKETS[placement]!.put(`${t.id}/exports/earlier.zip`, 'PK archive');
+  // Tenant settings, a webhook and an outbox row: catalogue data of the tenant (with audit rows naming a prompt and a URL).
+  const settings = await gql('mutation { updateTenantSettings(input: { systemPrompt: "Answer as ACME support." }) { settings { systemPrompt } } }', {}, { token: t.token });
+  expect(settings.body.errors, JSON.stringify(settings.body.errors)).toBeUndefined();
+  const hook = await gql('mutation { setWebhook(input: { url: "https://hooks.acme.example/edgerag" }) { webhook { id } } }', {}, { token: t.token });
+  expect(hook.body.errors, JSON.stringify(hook.body.errors)).toBeUndefined();
+  await env.DB.prepare("INSERT INTO webhook_deliveries (tenant_id, id, webhook_id, event, payload) VALUES (?, ?, ?, 'document.completed', '{}')")
+    .bind(t.id, crypto.randomUUID(), hook.body.data.setWebhook.webhook.id).run();
   // Membership rows come from the guard's coalesced bookkeeping: written now, so the purge has some to remove.
   await guardClient(env.TENANT_GUARD, t.id).flushActivity();
   expect((await footprint(t.id, placement)).catalogue.memberships).toBeGreaterThan(0);
@@ -69,7 +76,7 @@ describe('deleteTenant', () => {
     expect(receipt).toMatchObject({
       rows: { collections: 1, agents: 1, documents: 2, chunks, conversations: 1, messages: 2, keyword_index: 1, residence: placement === 'shared' ? 0 : 1 },
       vectors: chunks, originals: 2, exports: 1,
-      catalogue: { apiKeys: 1, domains: 1, exports: 0 },
+      catalogue: { apiKeys: 1, domains: 1, exports: 0, webhooks: 1, webhookDeliveries: 1 },
       durableObjects: 2, passes: 1,
     });
     expect(receipt.rows.audit_log).toBeGreaterThan(0);

@@ -73,6 +73,7 @@ describe('exportTenant', () => {
     const keys = jsonl(files.get('tables/api_keys.jsonl')!);
     expect(keys).toHaveLength(1);
     expect(keys[0]).not.toHaveProperty('secretHash');
+    expect(files.get('tables/webhooks.jsonl')).toEqual(new Uint8Array());
     expect(jsonl(files.get('tables/audit_log.jsonl')!).map((r) => r.action)).toEqual(expect.arrayContaining(['api_key.create', 'tenant.export']));
 
     const originals = (await BUCKETS[placement]!.list({ prefix: `${t.id}/` })).objects.filter((o) => !o.key.includes('/exports/'));

@@ -10,7 +10,7 @@ import { and, asc, count, eq, gt, like, or } from 'drizzle-orm';
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { Database } from './client';
 import { CATALOGUE_AUDIT_PREFIXES } from './repositories/audit';
-import { apiKeys, auditLog, memberships, tenantDomains, tenantExports, tenantModelProviders, tenants, tenantWebhooks, usage, webhookDeliveries } from './schema';
+import { apiKeys, auditLog, memberRemovals, memberships, tenantDomains, tenantExports, tenantModelProviders, tenants, tenantWebhooks, usage, webhookDeliveries } from './schema';
 
 /** BM25 statistics and the term prefix of a tenant (migration 0007); only the purge reads it from TypeScript. */
 const keywordTenants = sqliteTable('keyword_tenants', { tenantId: text('tenant_id').primaryKey() });
@@ -46,6 +46,7 @@ export interface CatalogueCounts {
   apiKeys: number;
   domains: number;
   memberships: number;
+  memberRemovals: number;
   modelProvider: number;
   exports: number;
   webhooks: number;
@@ -55,10 +56,11 @@ export interface CatalogueCounts {
 
 /** The tenant's own catalogue rows, counted in one batch. */
 export async function countCatalogueRows(db: Database, tenantId: string): Promise<CatalogueCounts> {
-  const [k, d, m, p, e, w, wd, a] = await db.batch([
+  const [k, d, m, mr, p, e, w, wd, a] = await db.batch([
     db.select({ n: count() }).from(apiKeys).where(eq(apiKeys.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantDomains).where(eq(tenantDomains.tenantId, tenantId)),
     db.select({ n: count() }).from(memberships).where(eq(memberships.tenantId, tenantId)),
+    db.select({ n: count() }).from(memberRemovals).where(eq(memberRemovals.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantExports).where(eq(tenantExports.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantWebhooks).where(eq(tenantWebhooks.tenantId, tenantId)),
@@ -66,7 +68,7 @@ export async function countCatalogueRows(db: Database, tenantId: string): Promis
     db.select({ n: count() }).from(auditLog).where(tenantAudit(tenantId)),
   ]);
   const n = (r: { n: number }[]) => r[0]?.n ?? 0;
-  return { apiKeys: n(k), domains: n(d), memberships: n(m), modelProvider: n(p), exports: n(e), webhooks: n(w), webhookDeliveries: n(wd), auditRows: n(a) };
+  return { apiKeys: n(k), domains: n(d), memberships: n(m), memberRemovals: n(mr), modelProvider: n(p), exports: n(e), webhooks: n(w), webhookDeliveries: n(wd), auditRows: n(a) };
 }
 
 /**
@@ -79,6 +81,7 @@ export async function deleteCatalogueRows(db: Database, tenantId: string): Promi
     db.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)),
     db.delete(tenantDomains).where(eq(tenantDomains.tenantId, tenantId)),
     db.delete(memberships).where(eq(memberships.tenantId, tenantId)),
+    db.delete(memberRemovals).where(eq(memberRemovals.tenantId, tenantId)),
     db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)),
     db.delete(tenantExports).where(eq(tenantExports.tenantId, tenantId)),
     // The outbox first: a delivery job that runs later finds nothing to send.

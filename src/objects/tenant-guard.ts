@@ -588,7 +588,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.bind(tenantId);
     const sql = this.ctx.storage.sql;
     let rows = 0;
-    for (const table of ['meta', 'periods', 'buckets', 'agent_usage', 'activity']) {
+    for (const table of ['meta', 'periods', 'buckets', 'agent_usage', 'activity', 'thresholds']) {
       rows += sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
     }
     // Last-seen bookkeeping is not flushed: it would write membership rows the purge has removed.
@@ -603,6 +603,9 @@ export class TenantGuard extends DurableObject<Env> {
     this.buckets.clear();
     this.activity.clear();
     this.pending.clear();
+    this.reached.clear();
+    this.handover = {};
+    this.lastLimits = null;
     this.alarmAt = null;
     this.loading = null;
     this.invalidate();

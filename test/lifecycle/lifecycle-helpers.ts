@@ -74,7 +74,7 @@ export async function footprint(tenantId: string, placement: string) {
   rows.keyword_tenants = await one('SELECT count(*) AS n FROM keyword_tenants WHERE tenant_id = ?');
   if (placement !== 'shared') rows.residence = await one('SELECT count(*) AS n FROM tenants WHERE id = ?');
   const catalogue: Record<string, number> = {};
-  for (const t of ['api_keys', 'tenant_domains', 'memberships', 'tenant_model_providers', 'tenant_exports', 'tenant_webhooks', 'webhook_deliveries']) {
+  for (const t of ['api_keys', 'tenant_domains', 'memberships', 'member_removals', 'tenant_model_providers', 'tenant_exports', 'tenant_webhooks', 'webhook_deliveries']) {
     catalogue[t] = await one(`SELECT count(*) AS n FROM ${t} WHERE tenant_id = ?`, env.DB);
   }
   const objects = (await BUCKETS[placement]!.list({ prefix: `${tenantId}/` })).objects.length;

@@ -10,7 +10,7 @@ import { and, asc, count, eq, gt, like, or } from 'drizzle-orm';
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { Database } from './client';
 import { CATALOGUE_AUDIT_PREFIXES } from './repositories/audit';
-import { apiKeys, auditLog, memberRemovals, memberships, tenantDomains, tenantExports, tenantModelProviders, tenants, tenantWebhooks, usage, webhookDeliveries } from './schema';
+import { apiKeys, auditLog, memberRemovals, tenantEmbedders, memberships, tenantDomains, tenantExports, tenantModelProviders, tenants, tenantWebhooks, usage, webhookDeliveries } from './schema';
 
 /** BM25 statistics and the term prefix of a tenant (migration 0007); only the purge reads it from TypeScript. */
 const keywordTenants = sqliteTable('keyword_tenants', { tenantId: text('tenant_id').primaryKey() });
@@ -48,6 +48,7 @@ export interface CatalogueCounts {
   memberships: number;
   memberRemovals: number;
   modelProvider: number;
+  embedders: number;
   exports: number;
   webhooks: number;
   webhookDeliveries: number;
@@ -56,19 +57,20 @@ export interface CatalogueCounts {
 
 /** The tenant's own catalogue rows, counted in one batch. */
 export async function countCatalogueRows(db: Database, tenantId: string): Promise<CatalogueCounts> {
-  const [k, d, m, mr, p, e, w, wd, a] = await db.batch([
+  const [k, d, m, mr, p, em, e, w, wd, a] = await db.batch([
     db.select({ n: count() }).from(apiKeys).where(eq(apiKeys.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantDomains).where(eq(tenantDomains.tenantId, tenantId)),
     db.select({ n: count() }).from(memberships).where(eq(memberships.tenantId, tenantId)),
     db.select({ n: count() }).from(memberRemovals).where(eq(memberRemovals.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)),
+    db.select({ n: count() }).from(tenantEmbedders).where(eq(tenantEmbedders.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantExports).where(eq(tenantExports.tenantId, tenantId)),
     db.select({ n: count() }).from(tenantWebhooks).where(eq(tenantWebhooks.tenantId, tenantId)),
     db.select({ n: count() }).from(webhookDeliveries).where(eq(webhookDeliveries.tenantId, tenantId)),
     db.select({ n: count() }).from(auditLog).where(tenantAudit(tenantId)),
   ]);
   const n = (r: { n: number }[]) => r[0]?.n ?? 0;
-  return { apiKeys: n(k), domains: n(d), memberships: n(m), memberRemovals: n(mr), modelProvider: n(p), exports: n(e), webhooks: n(w), webhookDeliveries: n(wd), auditRows: n(a) };
+  return { apiKeys: n(k), domains: n(d), memberships: n(m), memberRemovals: n(mr), modelProvider: n(p), embedders: n(em), exports: n(e), webhooks: n(w), webhookDeliveries: n(wd), auditRows: n(a) };
 }
 
 /**
@@ -83,6 +85,8 @@ export async function deleteCatalogueRows(db: Database, tenantId: string): Promi
     db.delete(memberships).where(eq(memberships.tenantId, tenantId)),
     db.delete(memberRemovals).where(eq(memberRemovals.tenantId, tenantId)),
     db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId)),
+    // Embedding generations (issue 16b) carry a sealed provider key.
+    db.delete(tenantEmbedders).where(eq(tenantEmbedders.tenantId, tenantId)),
     db.delete(tenantExports).where(eq(tenantExports.tenantId, tenantId)),
     // The outbox first: a delivery job that runs later finds nothing to send.
     db.delete(webhookDeliveries).where(eq(webhookDeliveries.tenantId, tenantId)),

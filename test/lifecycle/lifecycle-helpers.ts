@@ -18,7 +18,7 @@ export interface Enqueued {
 export function lifecycleDepsForTest(extra: Partial<DeletionDeps> = {}): DeletionDeps & { enqueued: Enqueued[] } {
   const enqueued: Enqueued[] = [];
   const root = createRoot(env as never, { log: createLogger('lifecycle-test') });
-  return { ...root, enqueueJob: async (message, opts) => void enqueued.push({ message, delaySeconds: opts?.delaySeconds }), enqueued, ...extra };
+  return { ...root, enqueueJob: async (message, delaySeconds) => void enqueued.push({ message, delaySeconds }), enqueued, ...extra };
 }
 
 /** A Worker env whose queue records what is sent (delays included) instead of delivering it. */
@@ -74,7 +74,7 @@ export async function footprint(tenantId: string, placement: string) {
   rows.keyword_tenants = await one('SELECT count(*) AS n FROM keyword_tenants WHERE tenant_id = ?');
   if (placement !== 'shared') rows.residence = await one('SELECT count(*) AS n FROM tenants WHERE id = ?');
   const catalogue: Record<string, number> = {};
-  for (const t of ['api_keys', 'tenant_domains', 'memberships', 'member_removals', 'tenant_model_providers', 'tenant_exports', 'tenant_webhooks', 'webhook_deliveries']) {
+  for (const t of ['api_keys', 'tenant_domains', 'memberships', 'member_removals', 'tenant_model_providers', 'tenant_embedders', 'tenant_exports', 'tenant_webhooks', 'webhook_deliveries']) {
     catalogue[t] = await one(`SELECT count(*) AS n FROM ${t} WHERE tenant_id = ?`, env.DB);
   }
   const objects = (await BUCKETS[placement]!.list({ prefix: `${tenantId}/` })).objects.length;

@@ -99,6 +99,15 @@ export interface Config {
   domains: { verifier: 'dns' | 'local'; resolverUrl: string };
   /** PLACEMENTS: placement id → bindings (src/placement/config.ts). */
   placements: PlacementTable;
+  /** Tenant deletion and export (docs/lifecycle.md). */
+  lifecycle: {
+    /** TENANT_PURGE_GRACE_DAYS as seconds: how long a deleted tenant can be restored before its purge. */
+    purgeGraceSeconds: number;
+    /** EXPORT_LINK_TTL_SECONDS: how long an export's download link works. */
+    exportLinkSeconds: number;
+    /** What download links are signed with (a key is derived from it): JWT_SECRET, else ENCRYPTION_KEY; null: neither is set. */
+    linkSecret: string | null;
+  };
   /** Retrieval options of the deployment (docs/retrieval.md "Filters", "Reranking"). */
   search: {
     /** Custom metadata keys search may filter on (SEARCH_METADATA_KEYS), each a Vectorize metadata index. */
@@ -202,6 +211,14 @@ export function loadConfig(env: AppEnv): Config {
   const rerankUrl = env.RERANK_URL || null;
   if (rerankUrl && !/^https?:\/\/[^/]/.test(rerankUrl)) throw new ConfigError('RERANK_URL', `RERANK_URL is not an http(s) URL: "${rerankUrl}"`);
   if (rerankUrl && !env.RERANK_MODEL) throw new ConfigError('RERANK_MODEL', 'RERANK_URL is set but RERANK_MODEL is empty');
+  const graceDays = env.TENANT_PURGE_GRACE_DAYS === undefined || env.TENANT_PURGE_GRACE_DAYS === '' ? 30 : Number(env.TENANT_PURGE_GRACE_DAYS);
+  if (!Number.isInteger(graceDays) || graceDays < 0 || graceDays > 365) {
+    throw new ConfigError('TENANT_PURGE_GRACE_DAYS', `TENANT_PURGE_GRACE_DAYS must be a whole number of days from 0 to 365 (got "${env.TENANT_PURGE_GRACE_DAYS}")`);
+  }
+  const linkSeconds = env.EXPORT_LINK_TTL_SECONDS === undefined || env.EXPORT_LINK_TTL_SECONDS === '' ? 3600 : Number(env.EXPORT_LINK_TTL_SECONDS);
+  if (!Number.isInteger(linkSeconds) || linkSeconds < 60 || linkSeconds > 7 * 86_400) {
+    throw new ConfigError('EXPORT_LINK_TTL_SECONDS', `EXPORT_LINK_TTL_SECONDS must be a whole number of seconds from 60 to 604800 (got "${env.EXPORT_LINK_TTL_SECONDS}")`);
+  }
   const flag = (v: string | undefined, dflt: boolean) => (v === undefined || v === '' ? dflt : v === 'true');
   const prod = environment === 'production';
   const config: Config = {
@@ -231,6 +248,7 @@ export function loadConfig(env: AppEnv): Config {
     urlFetch: { ports: ports.map(Number), resolverUrl },
     domains: { verifier, resolverUrl },
     placements: placementsOf(env, vectorBackend, environment),
+    lifecycle: { purgeGraceSeconds: graceDays * 86_400, exportLinkSeconds: linkSeconds, linkSecret: env.JWT_SECRET || env.ENCRYPTION_KEY || null },
     search: {
       metadataKeys,
       rerank: rerankUrl ? { url: rerankUrl, model: env.RERANK_MODEL, apiKey: env.RERANK_API_KEY || null } : null,

@@ -3,10 +3,12 @@
  *   GET  /healthz   status; details for operators; names a configuration problem (src/http/health.ts)
  *   GET  /graphql   GraphiQL (development) or a GET query
  *   POST /graphql   GraphQL over HTTP (+ multipart uploads, SSE subscriptions)
+ *   GET  /exports/<id>?token=…   a tenant export's archive, by signed link (src/http/exports.ts)
  */
 import { ConfigError, loadConfig, type AppEnv, type Config } from './env';
 import { graphiql, wantsGraphiQL } from './http/graphiql';
 import { health } from './http/health';
+import { EXPORT_PATH, handleExportDownload } from './http/exports';
 import { handleGraphQL } from './http/pipeline';
 import { countingD1, isolateD1Counter } from './lib/d1-counter';
 import { routeQueueBatch } from './jobs/queue-router';
@@ -42,6 +44,8 @@ export default {
       }
       return handleGraphQL(request, env, ctx);
     }
+    const exportId = EXPORT_PATH.exec(url.pathname)?.[1];
+    if (exportId) return handleExportDownload(request, env, exportId);
     if (url.pathname === '/') return Response.redirect(new URL('/graphql', url).toString(), 302);
     return new Response('Not found', { status: 404 });
   },

@@ -19,8 +19,12 @@ import { AppError } from './lib/errors';
 import { WebhookService } from './lifecycle/webhooks';
 import type { Logger } from './lib/log';
 import { limitsOf } from './objects/admission-rules';
+import { guardClient } from './objects/guard-client';
+import { guardNamespace } from './objects/guard-namespace';
 import { guardRouter, type GuardRouter } from './objects/guard-router';
 import type { GuardClient } from './objects/guard-types';
+import type { DeletionMessage } from './lifecycle/tenant-deletion';
+import type { ExportMessage } from './lifecycle/tenant-export';
 import type { MoveMessage } from './placement/move';
 import { openStore, type TenantStore } from './placement/store';
 import { AgentService } from './rag/agents';
@@ -47,8 +51,8 @@ export interface Root {
   waitUntil(promise: Promise<unknown>): void;
   /** The D1 Sessions bookmark the client sent (BOOKMARK_HEADER), if any. */
   bookmark?: string | null;
-  /** Enqueues a background job message (`tenant.move`, `tenant.reembed`, on the ingest queue), optionally delayed. */
-  enqueueJob(message: MoveMessage | ReembedMessage, delaySeconds?: number): Promise<unknown>;
+  /** Enqueues a background job message (moves, re-embeddings, deletions, exports: on the ingest queue), optionally delayed. */
+  enqueueJob(message: JobMessage, delaySeconds?: number): Promise<unknown>;
   /**
    * Every tenant's TenantGuard, in its placement's jurisdiction (src/objects/guard-router.ts):
    * the one way to address a guard, whoever calls (admission, session, jobs, resolvers).
@@ -57,6 +61,9 @@ export interface Root {
   /** A tenant's TenantGuard by id (null with the guard off): for jobs that change admission data. */
   guardFor(tenantId: string): GuardClient | null;
 }
+
+/** The tenant jobs carried by the shared queue (src/jobs/queue-router.ts). */
+export type JobMessage = MoveMessage | ReembedMessage | DeletionMessage | ExportMessage;
 
 /** Request and response header carrying a D1 Sessions bookmark (docs/placement.md). */
 export const BOOKMARK_HEADER = 'x-edgerag-bookmark';
@@ -186,6 +193,20 @@ export function effectiveLimits(config: Config, tenant: TenantRow): PlanLimits {
  */
 export function tenantGuard(root: Root, tenant: TenantRow): GuardClient {
   return root.guards.forTenant(tenant.id, tenant.placement);
+}
+
+/**
+ * Every TenantGuard object that may hold the tenant's state, for its purge
+ * (src/lifecycle/tenant-deletion.ts): the tenant's guard (in its placement's jurisdiction) and,
+ * when that is not the default namespace, the default one's object too (a predecessor retired
+ * by a move into the jurisdiction keeps its hand-over snapshot).
+ */
+export function tenantGuardObjects(root: Root, tenant: TenantRow): { name: string; guard: GuardClient }[] {
+  const jurisdiction = root.config.placements.get(tenant.placement)?.jurisdiction ?? null;
+  return [
+    { name: 'guard', guard: tenantGuard(root, tenant) },
+    ...(jurisdiction ? [{ name: 'guard:default', guard: guardClient(guardNamespace(root.env, null), tenant.id, root.log) }] : []),
+  ];
 }
 
 export interface SessionOptions {

@@ -15,7 +15,7 @@ export const SCHEMA_VERSION = 18;
  * to work in parallel, so a later number can be applied before an earlier one: the newest
  * applied number alone would hide a missing one.
  */
-export const MIGRATIONS: readonly number[] = [1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 16, 18];
+export const MIGRATIONS: readonly number[] = [1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 18];
 
 /**
  * The database's schema version: the newest migration applied with every earlier one of

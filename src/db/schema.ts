@@ -424,3 +424,44 @@ export type WebhookRow = typeof tenantWebhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type EmbedderRow = typeof tenantEmbedders.$inferSelect;
 
+
+/** deleteTenant jobs (src/lifecycle/tenant-deletion.ts, migration 0013); kept after the purge with its receipt. */
+export const tenantDeletions = sqliteTable('tenant_deletions', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  step: text('step', {
+    enum: ['scheduled', 'fence', 'inventory', 'vectors', 'originals', 'rows', 'objects', 'catalogue', 'verify', 'purged', 'restored'],
+  }).notNull(),
+  previousStatus: text('previous_status', { enum: ['trial', 'active', 'suspended', 'cancelled'] }).notNull(),
+  purgeAfter: text('purge_after').notNull(),
+  /** JSON DeletionState: cursors and the inventory. */
+  state: text('state').notNull().default('{}'),
+  /** JSON: counts removed per store, once purged. */
+  receipt: text('receipt'),
+  error: text('error'),
+  actor: text('actor').notNull(),
+  requestId: text('request_id'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+  finishedAt: text('finished_at'),
+});
+
+/** Tenant exports (src/lifecycle/tenant-export.ts, migration 0013): one ZIP archive in the tenant's bucket each. */
+export const tenantExports = sqliteTable('tenant_exports', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  status: text('status', { enum: ['pending', 'running', 'completed', 'failed'] }).notNull(),
+  objectKey: text('object_key').notNull(),
+  /** JSON ExportProgress. */
+  progress: text('progress').notNull().default('{}'),
+  bytes: integer('bytes').notNull().default(0),
+  error: text('error'),
+  actor: text('actor').notNull(),
+  requestId: text('request_id'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+  finishedAt: text('finished_at'),
+});
+
+export type TenantDeletionRow = typeof tenantDeletions.$inferSelect;
+export type TenantExportRow = typeof tenantExports.$inferSelect;

@@ -3,7 +3,7 @@
  * database needs, and (for moveTenant) reading, writing, fingerprinting and deleting all of one
  * tenant's rows in one database. Like TenantScope, every statement names the tenant.
  */
-import { and, asc, eq, getTableColumns, gt, inArray, like, not, or, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, gt, inArray, like, not, or, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { sha256Hex } from '../lib/ids';
 import type { Database } from './client';
@@ -148,4 +148,11 @@ export async function deleteTenantRowsPage(db: Database, name: TenantTableName, 
 /** Removes the tenant's residence row (never in the catalogue, where it is the tenant). */
 export async function deleteResidence(db: Database, tenantId: string): Promise<void> {
   await db.delete(tenants).where(eq(tenants.id, tenantId)).run();
+}
+
+/** How many of the tenant's rows of `name` this database holds (the purge's inventory and check). */
+export async function countTenantRows(db: Database, name: TenantTableName, tenantId: string): Promise<number> {
+  const t = tableOf(name);
+  const row = await db.select({ n: count() }).from(t.table as typeof chunks).where(ownRows(name, tenantId)).get();
+  return row?.n ?? 0;
 }

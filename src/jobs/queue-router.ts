@@ -8,6 +8,7 @@
 import type { AppEnv } from '../env';
 import { consumeWebhookMessages } from '../lifecycle/webhook-consumer';
 import { isWebhookMessage } from '../lifecycle/webhooks';
+import { consumeLifecycleMessages, isLifecycleMessage, lifecycleDeps } from '../lifecycle/jobs';
 import { consumeMoveMessages, moveDeps } from '../placement/move-consumer';
 import { isMoveMessage } from '../placement/move';
 import { consumeIngestBatch } from '../rag/ingest-consumer';
@@ -29,6 +30,7 @@ export const jobHandlers: readonly JobHandler[] = [
   { name: 'tenant.move', matches: isMoveMessage, consume: (messages, env) => consumeMoveMessages(messages, moveDeps(env)) },
   { name: 'webhook.event', matches: isWebhookMessage, consume: (messages, env) => consumeWebhookMessages(messages, env) },
   { name: 'tenant.reembed', matches: isReembedMessage, consume: (messages, env) => consumeReembedMessages(messages, reembedDeps(env)) },
+  { name: 'tenant.lifecycle', matches: isLifecycleMessage, consume: (messages, env) => consumeLifecycleMessages(messages, lifecycleDeps(env)) },
 ];
 
 /** Routes one delivered batch: each job kind gets its messages, the rest is ingestion. */

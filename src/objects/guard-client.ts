@@ -144,6 +144,8 @@ export function guardClient(ns: GuardNamespace | (() => Promise<GuardNamespace>)
     commitChange: (token: string) => call('commitChange', () => guard().commitChange(tenantId, token), true),
     allowedOrigins: (domain?: string | null) => call('allowedOrigins', () => (domain ? guard().allowedOrigins(tenantId, domain) : guard().allowedOrigins(tenantId)), true),
     flushActivity: () => call('flushActivity', () => guard().flushActivity(tenantId), true),
+    // Idempotent (a second purge finds nothing), so a transient error may be retried.
+    purge: () => call('purge', () => guard().purge(tenantId), true),
   };
 }
 

@@ -166,6 +166,8 @@ export interface GuardClient {
   allowedOrigins(domain?: string | null): Promise<string[] | null>;
   /** Writes coalesced bookkeeping (members last seen, keys last used) to D1 now. */
   flushActivity(): Promise<void>;
+  /** Flushes, then wipes the object's storage (deleteAll; the tenant's purge). Rows it held. */
+  purge(): Promise<{ rows: number }>;
 }
 
 /**

@@ -89,6 +89,20 @@ export class LocalVectorIndex extends DurableObject<Env> {
     return out;
   }
 
+  /**
+   * Drops the whole namespace (a tenant's purge): the object's storage goes with `deleteAll`,
+   * orphaned vectors included (ids no chunk row names any more). Returns how many it held.
+   */
+  async purge(): Promise<{ count: number }> {
+    const count = this.matrix?.size ?? 0;
+    await this.ctx.storage.deleteAll();
+    this.matrix = null;
+    // Empty tables again, so a later upsert works as on a new object.
+    this.ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, v BLOB NOT NULL, metadata TEXT NOT NULL)');
+    this.ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS settings (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    return { count };
+  }
+
   async describe(): Promise<{ dimensions: number | null; vectorCount: number }> {
     return { dimensions: this.matrix?.dims ?? null, vectorCount: this.matrix?.size ?? 0 };
   }

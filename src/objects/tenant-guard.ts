@@ -232,7 +232,8 @@ export class TenantGuard extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(() => this.load());
   }
 
-  private async load(): Promise<void> {
+  /** The object's tables (empty); at start and again after a purge wiped the storage. */
+  private createTables(): void {
     const sql = this.ctx.storage.sql;
     sql.exec('CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
     sql.exec(
@@ -257,6 +258,11 @@ export class TenantGuard extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS activity (k TEXT PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL, role TEXT,
        seen_at INTEGER NOT NULL, written_at INTEGER, written_role TEXT)`,
     );
+  }
+
+  private async load(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    this.createTables();
     for (const row of sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'pending'")) {
       for (const [token, since] of Object.entries(JSON.parse(row.v) as Record<string, number>)) this.pending.set(token, since);
     }
@@ -569,6 +575,45 @@ export class TenantGuard extends DurableObject<Env> {
     const next = this.successor(tenantId);
     if (next) return next.flushActivity(tenantId);
     await this.flush();
+  }
+
+  /**
+   * The tenant's purge (deleteTenant, docs/lifecycle.md): everything this object stores goes —
+   * counters, buckets, activity, pending changes, the alarm — through `deleteAll`. The figures
+   * are flushed to D1 first (usage aggregates are the billing record the purge keeps; pending
+   * last-seen bookkeeping is dropped, as the memberships it would touch are gone), so no alarm
+   * is left to write anything afterwards. Idempotent; returns the rows the object held.
+   */
+  async purge(tenantId: string): Promise<{ rows: number }> {
+    this.bind(tenantId);
+    const sql = this.ctx.storage.sql;
+    let rows = 0;
+    for (const table of ['meta', 'periods', 'buckets', 'agent_usage', 'activity', 'thresholds']) {
+      rows += sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
+    }
+    // Last-seen bookkeeping is not flushed: it would write membership rows the purge has removed.
+    this.activity.clear();
+    await this.flush();
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.periods.clear();
+    this.cur = null;
+    this.curStarts = 0;
+    this.curEnds = 0;
+    this.buckets.clear();
+    this.activity.clear();
+    this.pending.clear();
+    this.reached.clear();
+    this.handover = {};
+    this.lastLimits = null;
+    this.alarmAt = null;
+    this.loading = null;
+    this.invalidate();
+    // Refused requests may still reach the object (the tenant row stays as a tombstone): it
+    // answers them from empty tables, and remembers nothing but which tenant it serves.
+    this.tenantId = null;
+    this.createTables();
+    return { rows };
   }
 
   /** The alarm flushes; the runtime retries it if the flush throws (alarms run at least once). */

@@ -39,6 +39,7 @@ import {
   type TenantTableName,
 } from '../db/tenant-copy';
 import { AppError } from '../lib/errors';
+import { refuseIfDeleted } from '../lifecycle/tenant-deletion';
 import { errorDetail } from '../lib/log';
 import { sha256Hex } from '../lib/ids';
 import { changeAdmission } from '../objects/guard-client';
@@ -131,6 +132,7 @@ export async function startMove(deps: MoveDeps, tenantId: string, req: Placement
   if ((await platform.embeddingGenerationOf(tenantId)).busy) {
     throw new AppError('BAD_USER_INPUT', "the tenant's embedding model is being switched; move it once reembedding is COMPLETED and cleaned up", { field: 'id' });
   }
+  await refuseIfDeleted(deps.catalogue, tenantId, 'move it');
   const chosen = await choosePlacement({ env: deps.env, config: deps.config, platform }, req, tenant.slug, tenant.id);
   if (chosen.placement === tenant.placement) throw new AppError('BAD_USER_INPUT', `tenant is already in ${tenant.placement}`, { field: 'placement' });
   const move = await admissionChange(deps, tenantId, () => new MoveStore(deps.catalogue).start({

@@ -12,6 +12,7 @@ import { lower, PlanEnum, TenantStatusEnum } from './enums';
 import { LibsqlDatabaseInput, TenantTierEnum } from './placement';
 import { Tenant } from './tenant';
 import { choosePlacement, prepareResidence } from '../placement/choose';
+import { refuseIfDeleted } from '../lifecycle/tenant-deletion';
 
 const AuditEvent = builder.objectRef<AuditRow>('AuditEvent').implement({
   fields: (t) => ({
@@ -118,8 +119,9 @@ builder.mutationFields((t) => ({
   updateTenant: t.field({
     type: Tenant,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateTenantInput, required: true }) },
-    resolve: (_r, { id, input }, ctx) => {
+    resolve: async (_r, { id, input }, ctx) => {
       const app = requirePlatformAdmin(ctx);
+      await refuseIfDeleted(app.root.catalogue, String(id), 'update it');
       const limits = input.limits
         ? Object.fromEntries(Object.entries(input.limits).filter(([, v]) => v !== undefined)) as Record<string, number | null>
         : null;

@@ -18,5 +18,6 @@ import './lifecycle';
 import './webhooks';
 import './members';
 import './domains';
+import './tenant-lifecycle';
 
 export const schema = builder.toSchema({ sortSchema: false });

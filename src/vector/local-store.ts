@@ -44,4 +44,12 @@ export class LocalVectorStore implements VectorStore, VectorReader {
       await stub.deleteByIds(ids.slice(i, i + VECTOR_LIMITS.maxUpsertBatch));
     }
   }
+
+  async countNamespace(namespace: string): Promise<number> {
+    return (await this.stub(namespace).describe()).vectorCount;
+  }
+
+  async purgeNamespace(namespace: string): Promise<number> {
+    return (await this.stub(namespace).purge()).count;
+  }
 }

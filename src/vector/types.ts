@@ -54,6 +54,13 @@ export interface VectorStore {
    * the namespace to find its object.
    */
   deleteByIds(namespace: string, ids: string[]): Promise<void>;
+  /**
+   * How many vectors the namespace holds, where the store can tell (the local store; Vectorize
+   * cannot count one namespace). A tenant's purge reports and verifies with it.
+   */
+  countNamespace?(namespace: string): Promise<number>;
+  /** Drops the whole namespace where the store can (the local store); Vectorize deletes by id only. */
+  purgeNamespace?(namespace: string): Promise<number>;
 }
 
 /**

@@ -17,10 +17,10 @@ const keywordTenants = sqliteTable('keyword_tenants', { tenantId: text('tenant_i
 
 /**
  * Catalogue audit actions that are the tenant's own doing (its keys, members, domains, settings,
- * model provider, webhook: their details may carry its prompts or URLs), not platform
+ * model provider, embedding switches, webhook: their details may carry its prompts or URLs), not platform
  * administration (tenant.create / update / move / delete / restore / export stay).
  */
-const TENANT_CATALOGUE_AUDIT = ['api_key.', 'member.', 'domain.', 'tenant.settings.', 'tenant.model_provider.', 'tenant.webhook.'] as const;
+const TENANT_CATALOGUE_AUDIT = ['api_key.', 'member.', 'domain.', 'tenant.settings.', 'tenant.model_provider.', 'tenant.embedding.', 'tenant.webhook.'] as const;
 
 const tenantAudit = (tenantId: string) =>
   and(eq(auditLog.tenantId, tenantId), or(...TENANT_CATALOGUE_AUDIT.map((p) => like(auditLog.action, `${p}%`))));
@@ -71,6 +71,16 @@ export async function countCatalogueRows(db: Database, tenantId: string): Promis
   ]);
   const n = (r: { n: number }[]) => r[0]?.n ?? 0;
   return { apiKeys: n(k), domains: n(d), memberships: n(m), memberRemovals: n(mr), modelProvider: n(p), embedders: n(em), exports: n(e), webhooks: n(w), webhookDeliveries: n(wd), auditRows: n(a) };
+}
+
+/**
+ * Every embedding generation the tenant ever had (tenant_embedders, any status) and 0: the
+ * purge reaches each generation's vector namespace and ids (src/vector/generations.ts) —
+ * after a model switch the live vectors are not in the tenant id's namespace at all.
+ */
+export async function embeddingGenerations(db: Database, tenantId: string): Promise<number[]> {
+  const rows = await db.select({ g: tenantEmbedders.generation }).from(tenantEmbedders).where(eq(tenantEmbedders.tenantId, tenantId)).all();
+  return [...new Set([0, ...rows.map((r) => r.g)])].sort((a, b) => a - b);
 }
 
 /**

@@ -28,10 +28,11 @@ import type { Principal } from '../auth/principal';
 import { DeletionStore, type DeletionStep } from '../db/lifecycle-store';
 import type { TenantDeletionRow, TenantRow } from '../db/schema';
 import { chunkIdsPage, countTenantRows, deleteTenantRowsPage, setFence, TENANT_TABLES, type TenantTableName } from '../db/tenant-copy';
-import { countCatalogueRows, countPlacementExtras, deleteCatalogueRows, deletePlacementExtras, type CatalogueCounts } from '../db/tenant-purge';
+import { countCatalogueRows, countPlacementExtras, deleteCatalogueRows, deletePlacementExtras, embeddingGenerations, type CatalogueCounts } from '../db/tenant-purge';
 import { AppError } from '../lib/errors';
 import { changeAdmission } from '../objects/guard-client';
 import { openTenantSession, tenantGuardObjects, type Root, type TenantSession } from '../tenant-session';
+import { generationNamespace, generationVectorId } from '../vector/generations';
 
 /** Rows per deleted page (one transaction each), vectors per deleteByIds call, objects per listed page. */
 const ROW_PAGE = 500;
@@ -68,6 +69,13 @@ export interface DeletionState {
   /** This pass's inventory, while it is being taken. */
   counting?: Partial<PurgeCounts> & { originalsCursor?: string | null; originalsDone?: boolean; rowsDone?: boolean; catalogueDone?: boolean };
   cursor?: string | null;
+  /**
+   * The tenant's embedding generations, read before the catalogue step deletes their rows and
+   * kept for later passes: each has its own vector namespace and ids.
+   */
+  generations?: number[];
+  /** The generation whose vectors the vectors step is deleting (index into `generations`). */
+  generationIndex?: number;
   cleaned?: TenantTableName[];
   objectsDone?: string[];
 }
@@ -239,9 +247,12 @@ async function runUnit(deps: DeletionDeps, store: DeletionStore, d: TenantDeleti
         const extras = await countPlacementExtras(db, tenantId, placed);
         rows.keyword_index = extras.keywordIndex;
         rows.residence = extras.residence;
-        // Vectorize cannot count a namespace: the ids submitted are the chunk rows' ids.
-        const vectorCount = vectors.countNamespace ? await vectors.countNamespace(tenantId) : rows.chunks ?? 0;
-        return save({ ...state, counting: { ...c, rows, vectors: vectorCount, rowsDone: true } });
+        // Kept across passes: the catalogue step of pass 1 deletes the rows that name them.
+        const generations = [...new Set([...(state.generations ?? []), ...(await embeddingGenerations(deps.catalogue, tenantId))])].sort((a, b) => a - b);
+        // Vectorize cannot count a namespace: the ids submitted are the chunk rows' ids (one per generation).
+        let vectorCount = 0;
+        for (const g of generations) vectorCount += vectors.countNamespace ? await vectors.countNamespace(generationNamespace(tenantId, g)) : g === 0 ? rows.chunks ?? 0 : 0;
+        return save({ ...state, generations, counting: { ...c, rows, vectors: vectorCount, rowsDone: true } });
       }
       if (!c.originalsDone) {
         const page = await blobs.list({ prefix: `${tenantId}/`, limit: OBJECT_PAGE, ...(c.originalsCursor ? { cursor: c.originalsCursor } : {}) });
@@ -259,10 +270,15 @@ async function runUnit(deps: DeletionDeps, store: DeletionStore, d: TenantDeleti
       return advance('vectors', { ...state, removed: addCounts(state.removed ?? emptyCounts(), counted), counting: undefined, cursor: null });
     }
     case 'vectors': {
-      // Ids from the rows, before the rows go: the only way to reach a tenant's vectors in Vectorize.
+      // Ids from the rows, before the rows go: the only way to reach a tenant's vectors in
+      // Vectorize. Every generation in turn, each with its namespace and id suffix.
+      const generations = state.generations ?? [0];
+      const gi = state.generationIndex ?? 0;
+      if (gi >= generations.length) return advance('originals', { ...state, cursor: null, generationIndex: undefined });
+      const g = generations[gi]!;
       const ids = await chunkIdsPage(db, tenantId, state.cursor ?? null, VECTOR_PAGE);
-      if (ids.length === 0) return advance('originals', { ...state, cursor: null });
-      await vectors.deleteByIds(tenantId, ids);
+      if (ids.length === 0) return save({ ...state, cursor: null, generationIndex: gi + 1 });
+      await vectors.deleteByIds(generationNamespace(tenantId, g), ids.map((id) => generationVectorId(id, g)));
       return save({ ...state, cursor: ids.at(-1)! });
     }
     case 'originals': {
@@ -291,8 +307,13 @@ async function runUnit(deps: DeletionDeps, store: DeletionStore, d: TenantDeleti
       // Admission's guard and, in production regional placements, the session's in its jurisdiction.
       const targets: { name: string; wipe: () => Promise<number> }[] = [
         ...tenantGuardObjects(deps, tenant).map(({ name, guard }) => ({ name, wipe: async () => (await guard.purge()).rows })),
-        // The local store's object of the namespace (orphans included); its vectors were counted by the inventory.
-        ...(vectors.purgeNamespace ? [{ name: 'vectors', wipe: async () => (await vectors.purgeNamespace!(tenantId), 0) }] : []),
+        // The local store's object of each generation's namespace (orphans included); its vectors were counted by the inventory.
+        ...(vectors.purgeNamespace
+          ? (state.generations ?? [0]).map((g) => ({
+            name: g === 0 ? 'vectors' : `vectors:g${g}`,
+            wipe: async () => (await vectors.purgeNamespace!(generationNamespace(tenantId, g)), 0),
+          }))
+          : []),
       ];
       const next = targets.find((t) => !done.includes(t.name));
       if (!next) return advance('verify', { ...state, objectsDone: undefined });
@@ -302,7 +323,7 @@ async function runUnit(deps: DeletionDeps, store: DeletionStore, d: TenantDeleti
       return save({ ...state, removed, objectsDone: [...done, next.name] });
     }
     case 'verify': {
-      const left = await remaining(deps, session, tenantId, placed);
+      const left = await remaining(deps, session, tenantId, placed, state.generations ?? [0]);
       const pass = state.pass ?? 1;
       if (left.length) {
         return advance('fence', { ...state, pass: pass + 1, counting: undefined }, `pass ${pass} left ${left.join(', ')}: purging again`);
@@ -319,7 +340,7 @@ async function runUnit(deps: DeletionDeps, store: DeletionStore, d: TenantDeleti
 }
 
 /** What is still there, named per store (empty when the tenant is gone from every store). */
-async function remaining(deps: DeletionDeps, session: TenantSession, tenantId: string, placed: boolean): Promise<string[]> {
+async function remaining(deps: DeletionDeps, session: TenantSession, tenantId: string, placed: boolean, generations: readonly number[]): Promise<string[]> {
   const { db, blobs, vectors } = session.store;
   const left: string[] = [];
   for (const t of TENANT_TABLES) {
@@ -332,8 +353,10 @@ async function remaining(deps: DeletionDeps, session: TenantSession, tenantId: s
   const objects = await blobs.list({ prefix: `${tenantId}/`, limit: 1 });
   if (objects.objects.length) left.push('R2 objects');
   if (vectors.countNamespace) {
-    const n = await vectors.countNamespace(tenantId);
-    if (n) left.push(`${n} vectors`);
+    for (const g of generations) {
+      const n = await vectors.countNamespace(generationNamespace(tenantId, g));
+      if (n) left.push(`${n} vectors${g ? ` of embedding generation ${g}` : ''}`);
+    }
   }
   for (const [k, n] of Object.entries(await countCatalogueRows(deps.catalogue, tenantId))) if (n) left.push(`${n} ${k}`);
   return left;

@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { runDeletion, MAX_QUEUE_DELAY_SECONDS } from '../../src/lifecycle/tenant-deletion';
 import { guardClient } from '../../src/objects/guard-client';
 import type { DeletionStep } from '../../src/db/lifecycle-store';
+import { ingestProcessed } from '../documents/doc-helpers';
 import { codeOf, createApiKey, createTenant, gql, type GqlResult, type TestTenant } from '../helpers';
+import { jobDeps, postHeld, runToIdle, spaceOf } from '../models/reembed-helpers';
 import { apiView, BUCKETS, populate, postWith, snapshotIn } from '../placement/move-helpers';
 import { DATABASES, platformToken } from '../placement/placement-helpers';
 import {
@@ -296,5 +298,32 @@ describe('deleteTenant', () => {
       expect(codeOf(await asPlatform(held, 'mutation($id: ID!) { moveTenant(id: $id, placement: "regional:eu") { id } }', { id: t.id }))).toBe('BAD_USER_INPUT');
       expect(codeOf(await gql('{ viewer { role } }', {}, { token: t.token }))).toBe('TENANT_SUSPENDED');
     });
+  });
+});
+
+describe('deleteTenant after an embedding switch', () => {
+  it('purges the vectors of every embedding generation (their own namespaces and ids), not only the first', async () => {
+    const CHANGED = { EMBEDDING_DIMENSIONS: '256' };
+    const [t, neighbour] = [await createTenant(), await createTenant()];
+    for (const x of [t, neighbour]) {
+      await ingestProcessed(x, { name: 'a.md', text: '# Lockers\n\nLockers open with the blue badge.' });
+      await ingestProcessed(x, { name: 'b.md', text: 'Visitors sign in at the front desk.' });
+    }
+    // A deployment dimension change moves the tenant to generation 1 (namespace `<id>-g1`).
+    const started = await postHeld('mutation { reembedTenants(first: 100) { results { tenant { id } outcome } } }', {}, await platformToken(), CHANGED);
+    expect(started.body.errors, JSON.stringify(started.body.errors)).toBeUndefined();
+    await runToIdle(jobDeps({}, CHANGED), t.id);
+    expect(await spaceOf(t.id, 1)).toMatchObject({ vectorCount: 2 });
+    expect(await spaceOf(t.id, 0)).toMatchObject({ vectorCount: 0 });
+    const neighbourVectors = await spaceOf(neighbour.id, 0);
+
+    const { deletion } = await startDeletion(t, true);
+    const done = await runDeletion(lifecycleDepsForTest(), deletion.id);
+    expect(done).toMatchObject({ step: 'purged', error: null });
+    expect(await spaceOf(t.id, 1)).toMatchObject({ vectorCount: 0 });
+    expect(await spaceOf(t.id, 0)).toMatchObject({ vectorCount: 0 });
+    expect(JSON.parse(done!.receipt!)).toMatchObject({ vectors: 2, passes: 1, catalogue: { embedders: expect.any(Number) } });
+    expectNothingLeft(await footprint(t.id, 'shared'));
+    expect(await spaceOf(neighbour.id, 0)).toEqual(neighbourVectors);
   });
 });

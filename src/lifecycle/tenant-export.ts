@@ -258,6 +258,9 @@ export async function verifyDownload(config: Config, exportId: string, tenantId:
   if (expires <= nowSeconds) return false;
   const b64 = m[2]!.replace(/-/g, '+').replace(/_/g, '/') + '=';
   const sig = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  // One spelling per signature: the last of 43 characters carries 2 bits atob ignores, so
+  // without this, 4 different tokens would pass for each link.
+  if (toBase64Url(sig) !== m[2]) return false;
   // crypto.subtle.verify compares in constant time.
   return crypto.subtle.verify('HMAC', await linkKey(config), sig, linkMessage(exportId, tenantId, expires));
 }

@@ -19,7 +19,7 @@
  */
 import { embedAll, EmbeddingProviderError } from '../ai/embeddings';
 import { estimateTokens } from '../ai/tokens';
-import type { EmbedderSpec, EmbedderStatement, SwitchReason } from '../db/repositories/embedders';
+import { switchWrite, type EmbedderSpec, type EmbedderStatement, type SwitchReason } from '../db/repositories/embedders';
 import type { EmbedderRow } from '../db/schema';
 import type { TenantScope } from '../db/tenant-scope';
 import type { PlanLimits } from '../env';
@@ -160,10 +160,10 @@ export class ReembeddingService {
     if (opts.oneDimension && target.dimensions !== s.active.dimensions) return 'NEEDS_INDEX';
     const plan = await this.plan(target, 'deployment');
     if (plan.outcome === 'none') return 'CURRENT';
-    await scope.writeAudited(plan.statements, {
+    await switchWrite(() => scope.writeAudited(plan.statements, {
       action: 'tenant.embedding.deployment_change', targetType: 'tenant', targetId: scope.tenantId,
       details: { model: target.model, dimensions: target.dimensions, outcome: plan.outcome },
-    }, scope.catalogue);
+    }, scope.catalogue));
     await plan.after();
     return plan.outcome === 'started' ? 'STARTED' : plan.outcome === 'switched' ? 'SWITCHED' : plan.outcome === 'cancelled' ? 'CANCELLED' : 'UPDATED';
   }

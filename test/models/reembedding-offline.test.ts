@@ -67,3 +67,21 @@ describe('deployment dimension change, offline embedder', () => {
     expect((await statusOf(t.token)).reembedding).toBeNull();
   });
 });
+
+describe('two embedding switches of one tenant planned at the same moment', () => {
+  it('the second write answers CONFLICT and writes nothing; the first switch runs', async () => {
+    const t = await createTenant();
+    await ingestProcessed(t, { name: 'a.md', text: 'Badges are blue.' });
+    const root = createRoot(env as never, { log: createLogger('test') });
+    const session = await openTenantSession(root, (await root.platform.tenantById(t.id))!, { ...REEMBED_PRINCIPAL, tenantRef: t.id }, 'test');
+    const target = (model: string) => ({ model, dimensions: 384, baseUrl: 'https://models.example/v1', apiKeySealed: 'sealed', keyId: 'k1' });
+    const write = (model: string) => ({ baseUrl: 'https://models.example/v1', apiKeySealed: 'sealed', keyId: 'k1', keyLast4: 'abcd', chatModels: ['m'], embeddingModel: model, embeddingDimensions: 384 });
+    // Both read the same generations: each numbers its new generation 1.
+    const [one, two] = [await session.services.reembedding.plan(target('embed-one'), 'provider'), await session.services.reembedding.plan(target('embed-two'), 'provider')];
+    expect([one.outcome, two.outcome]).toEqual(['started', 'started']);
+    await session.scope.modelProvider.set(write('embed-one'), one.statements, one.outcome);
+    await expect(session.scope.modelProvider.set(write('embed-two'), two.statements, two.outcome)).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(await session.scope.modelProvider.get()).toMatchObject({ embeddingModel: 'embed-one' });
+    expect((await statusOf(t.token)).reembedding).toMatchObject({ status: 'RUNNING', model: 'embed-one', generation: 1 });
+  });
+});

@@ -10,6 +10,7 @@
  */
 import { and, desc, eq, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
+import { AppError } from '../../lib/errors';
 import { nowIso } from '../../lib/ids';
 import { tenantEmbedders, type EmbedderRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
@@ -29,6 +30,30 @@ export type SwitchReason = 'provider' | 'deployment';
 export type EmbedderStatement = BatchItem<'sqlite'>;
 
 const LIVE = or(inArray(tenantEmbedders.status, ['active', 'building']), eq(tenantEmbedders.cleaned, false));
+
+/**
+ * Runs a write that carries a switch's statements. A switch numbers its generation from what
+ * it read (max + 1), so of two switches of one tenant planned at the same moment the second
+ * batch breaks the generation's key and writes nothing: that is a CONFLICT to retry, not an
+ * unexpected error.
+ */
+export async function switchWrite<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isConstraintViolation(err)) throw err;
+    const out = new AppError('CONFLICT', 'Another change of this tenant’s embedding model was saved at the same moment: read the model provider again and retry');
+    out.cause = err;
+    throw out;
+  }
+}
+
+function isConstraintViolation(err: unknown): boolean {
+  for (let cur: unknown = err, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
+    if (/UNIQUE constraint failed|PRIMARY KEY constraint failed|SQLITE_CONSTRAINT/i.test(cur.message)) return true;
+  }
+  return false;
+}
 
 export class EmbeddersRepo {
   constructor(private readonly scope: TenantScope) {}

@@ -9,6 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { nowIso } from '../../lib/ids';
 import { tenantModelProviders, type ModelProviderRow } from '../schema';
 import type { TenantScope } from '../tenant-scope';
+import { switchWrite } from './embedders';
 
 export interface ModelProviderWrite {
   baseUrl: string;
@@ -53,14 +54,14 @@ export class ModelProviderRepo {
       chatModels: JSON.stringify(w.chatModels), embeddingModel: w.embeddingModel, embeddingDimensions: w.embeddingDimensions,
       setBy: actor, keySetAt: at, updatedAt: at,
     };
-    await this.scope.writeAudited(
+    await switchWrite(() => this.scope.writeAudited(
       [...withStatements, db.insert(tenantModelProviders).values(row).onConflictDoUpdate({ target: tenantModelProviders.tenantId, set: { ...row, tenantId: undefined } })],
       {
         action: 'tenant.model_provider.set', targetType: 'tenant', targetId: tenantId,
         details: { baseUrl: w.baseUrl, chatModels: w.chatModels, embeddingModel: w.embeddingModel, embeddingDimensions: w.embeddingDimensions, keyLast4: w.keyLast4, keyId: w.keyId, embeddingSwitch: embedding },
       },
       db,
-    );
+    ));
     return row;
   }
 
@@ -70,9 +71,9 @@ export class ModelProviderRepo {
     const { catalogue: db, tenantId } = this.scope;
     const existing = await this.get();
     if (!existing) return false;
-    await this.scope.writeAudited([...withStatements, db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId))], {
+    await switchWrite(() => this.scope.writeAudited([...withStatements, db.delete(tenantModelProviders).where(eq(tenantModelProviders.tenantId, tenantId))], {
       action: 'tenant.model_provider.clear', targetType: 'tenant', targetId: tenantId, details: { baseUrl: existing.baseUrl, keyLast4: existing.keyLast4, embeddingSwitch: embedding },
-    }, db);
+    }, db));
     return true;
   }
 }

@@ -99,7 +99,9 @@ child.on('exit', (code) => process.exit(code ?? 0));
         const r = await call('mutation($input: IngestDocumentInput!) { ingestDocument(input: $input) { id } }', { input });
         if (r.errors) console.warn(`seed ${slug}/${input.name}: ${r.errors[0].message}`);
       }
-      console.log(`seeded ${docs.length} demo documents for ${slug} (searchable once processed: try { search(input: { query: "vacation days" }) { hits { text } } })`);
+      // A query the tenant's own seeded documents answer (acme: the handbook; globex: the widget docs).
+      const example = slug === 'globex' ? 'widget setup' : 'vacation days';
+      console.log(`seeded ${docs.length} demo documents for ${slug} (searchable once processed: try { search(input: { query: "${example}" }) { hits { text } } })`);
     } catch (err) {
       console.warn(`seeding ${slug} failed: ${err.message}`);
     }

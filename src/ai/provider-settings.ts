@@ -16,7 +16,7 @@ import { chatModelsOf } from '../db/repositories/model-provider';
 import type { TenantScope } from '../db/tenant-scope';
 import { AppError } from '../lib/errors';
 import { INPUT_LIMITS } from '../lib/input';
-import { secretBox, type SecretBox } from '../lib/secret-box';
+import { cachedSecretBox, type SecretBox } from '../lib/secret-box';
 import { checkPublicUrl, isPrivateHost } from '../rag/url-source';
 import { VECTOR_LIMITS } from '../vector/types';
 import type { EmbedderSpec } from '../db/repositories/embedders';
@@ -107,19 +107,8 @@ export function checkProviderInput(input: ModelProviderInput, rules: ProviderRul
   return { baseUrl, apiKey, chatModels, embeddingModel, embeddingDimensions: dims };
 }
 
-const boxes = new Map<string, Promise<SecretBox>>();
-/** One parsed key ring per ENCRYPTION_KEY value (importKey is not free). */
-function boxFor(encryptionKey: string | undefined): Promise<SecretBox> {
-  const k = encryptionKey ?? '';
-  let box = boxes.get(k);
-  if (!box) {
-    box = secretBox(k);
-    // A bad key must not stay cached as a rejected promise for a corrected value later.
-    box.catch(() => boxes.delete(k));
-    boxes.set(k, box);
-  }
-  return box;
-}
+/** One parsed key ring per ENCRYPTION_KEY value (src/lib/secret-box.ts keeps the cache). */
+const boxFor = cachedSecretBox;
 
 /** The associated data of a tenant's sealed key: a ciphertext copied to another tenant's row does not open. */
 const purposeOf = (tenantId: string) => `tenant_model_providers:${tenantId}:api_key`;

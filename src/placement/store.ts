@@ -13,7 +13,7 @@ import type { AppEnv, Config } from '../env';
 import { AppError } from '../lib/errors';
 import { errorDetail, type Logger } from '../lib/log';
 import { misconfigurationOf } from '../lib/misconfiguration';
-import { secretBox, type SecretBox } from '../lib/secret-box';
+import { cachedSecretBox, type SecretBox } from '../lib/secret-box';
 import { placedVectorStore } from '../vector';
 import type { VectorReader, VectorStore } from '../vector/types';
 import { libsqlDefaults, parsePlacement, type PlacementRef } from './config';
@@ -120,18 +120,9 @@ async function ensureSchema(root: StoreRoot, placementId: string, db: Database):
   current.add(placementId);
 }
 
-const boxes = new Map<string, Promise<SecretBox>>();
-
 /** The key ring of ENCRYPTION_KEY, parsed once per isolate and key value. */
 export function secretBoxOf(env: AppEnv): Promise<SecretBox> {
-  const raw = env.ENCRYPTION_KEY ?? '';
-  let box = boxes.get(raw);
-  if (!box) {
-    box = secretBox(raw);
-    boxes.set(raw, box);
-    box.catch(() => boxes.delete(raw));
-  }
-  return box;
+  return cachedSecretBox(env.ENCRYPTION_KEY);
 }
 
 /** The purpose (AES-GCM associated data) of a stored libSQL credential. */

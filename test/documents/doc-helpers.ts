@@ -96,7 +96,11 @@ export function keyVersionOf(objectKey: string): number {
 
 /** Runs the Worker's queue handler on one message, as delivery `attempts`; returns ack/retry state. */
 export async function deliver(id: string, opts: { attempts?: number; queue?: string; workerEnv?: Record<string, unknown> } = {}) {
-  const body = await messageFor(id);
+  return deliverBody(await messageFor(id), opts);
+}
+
+/** Runs the Worker's queue handler on one message body (any job kind); returns ack/retry state and the retry delays asked for. */
+export async function deliverBody(body: unknown, opts: { attempts?: number; queue?: string; workerEnv?: Record<string, unknown> } = {}) {
   const batch = createMessageBatch(opts.queue ?? 'edgerag-ingest', [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: opts.attempts ?? 1, body }]);
   // getQueueResult does not report retry delays: record what the handler asked for.
   const delays: (number | undefined)[] = [];

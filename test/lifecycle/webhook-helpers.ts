@@ -4,8 +4,8 @@
  * check written from the Standard Webhooks spec (independent of src/), a queue producer that
  * keeps what the Worker sends, and a runner that hands one message to the Worker's queue().
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import worker from '../../src/index';
+import { env } from 'cloudflare:test';
+import { deliverBody } from '../documents/doc-helpers';
 
 export interface Received {
   url: string;
@@ -61,16 +61,6 @@ export function capturingQueue() {
 
 /** Runs the Worker's queue handler on one message as delivery `attempts`: acked or retried, and the delay asked for. */
 export async function runJob(body: unknown, attempts = 1, workerEnv: Env = env) {
-  const batch = createMessageBatch('edgerag-ingest', [{ id: crypto.randomUUID(), timestamp: new Date(), attempts, body }]);
-  const delays: (number | undefined)[] = [];
-  const message = batch.messages[0]!;
-  const retry = message.retry.bind(message);
-  message.retry = (o?: QueueRetryOptions) => {
-    delays.push(o?.delaySeconds);
-    retry(o);
-  };
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env>).queue!(batch as MessageBatch<unknown>, workerEnv, ctx);
-  const result = await getQueueResult(batch, ctx);
-  return { acked: result.explicitAcks.length === 1, retried: result.retryMessages.length === 1, delays };
+  const result = await deliverBody(body, { attempts, workerEnv: workerEnv as never });
+  return { acked: result.explicitAcks.length === 1, retried: result.retryMessages.length === 1, delays: result.delays };
 }
